@@ -1,0 +1,7 @@
+"""`python -m melodylib` is the same as the `melody_rnn` command."""
+
+import sys
+
+from melodylib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,148 @@
+"""Magenta's training-data format: one `tf.train.SequenceExample` per melody.
+
+Each example has two feature lists and no context: `inputs` (one FloatList of `input_size`
+floats per step) and `labels` (one Int64List holding one class per step), so data made by
+Magenta trains here and data made here trains in Magenta. The bytes are built directly with
+numpy (the protobuf wire format is simple and every step has the same shape), which is much
+faster than building one protobuf object per step; a test checks them against TensorFlow's
+parser.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from melodylib.atomic import atomic_path
+from melodylib.errors import MelodylibError
+
+_LENGTH_DELIMITED = 2
+
+
+def _varint(value: int) -> bytes:
+    """Protobuf base-128 varint of a non-negative integer."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint((number << 3) | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+
+
+def _varints(values: np.ndarray) -> list[bytes]:
+    """Varint encodings of many non-negative integers (labels are small, so this stays cheap)."""
+    cache: dict[int, bytes] = {}
+    return [cache.setdefault(int(v), _varint(int(v))) for v in values]
+
+
+def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
+    """Serialise one melody's (inputs [T, input_size], labels [T]) as a SequenceExample."""
+    inputs = np.ascontiguousarray(inputs, dtype="<f4")
+    labels = np.asarray(labels, dtype=np.int64)
+    if inputs.ndim != 2 or labels.ndim != 1 or inputs.shape[0] != labels.shape[0]:
+        raise MelodylibError(
+            f"inputs must be [steps, input_size] and labels [steps] with the same steps; "
+            f"got {inputs.shape} and {labels.shape}"
+        )
+    if labels.size and labels.min() < 0:
+        raise MelodylibError("labels must be non-negative class indices")
+    num_steps, input_size = inputs.shape
+    # Feature{float_list: FloatList{value: [packed floats]}} is identical in layout for every step.
+    packed_length = input_size * 4
+    float_list_header = _varint((1 << 3) | _LENGTH_DELIMITED) + _varint(packed_length)
+    float_list_size = len(float_list_header) + packed_length
+    feature_header = _varint((2 << 3) | _LENGTH_DELIMITED) + _varint(float_list_size) + float_list_header
+    feature_size = len(feature_header) + packed_length
+    list_entry_header = _varint((1 << 3) | _LENGTH_DELIMITED) + _varint(feature_size) + feature_header
+    header_array = np.frombuffer(list_entry_header, dtype=np.uint8)
+    body = np.frombuffer(inputs.tobytes(), dtype=np.uint8).reshape(num_steps, packed_length)
+    inputs_feature_list = np.concatenate(
+        [np.broadcast_to(header_array, (num_steps, header_array.size)), body], axis=1
+    ).tobytes()
+    # Feature{int64_list: Int64List{value: [packed label]}} per step.
+    label_entries = []
+    for encoded in _varints(labels):
+        int64_list = _field(1, encoded)
+        label_entries.append(_field(1, _field(3, int64_list)))
+    labels_feature_list = b"".join(label_entries)
+
+    def map_entry(key: str, feature_list: bytes) -> bytes:
+        return _field(1, _field(1, key.encode()) + _field(2, feature_list))
+
+    feature_lists = map_entry("inputs", inputs_feature_list) + map_entry("labels", labels_feature_list)
+    return _field(2, feature_lists)
+
+
+def parse_sequence_example(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Parse one SequenceExample into (inputs float32 [T, input_size], labels int64 [T]) with TensorFlow."""
+    import tensorflow as tf
+
+    example = tf.train.SequenceExample.FromString(payload)
+    feature_lists = example.feature_lists.feature_list
+    if "inputs" not in feature_lists or "labels" not in feature_lists:
+        raise MelodylibError("record is not a melody SequenceExample (needs feature lists 'inputs' and 'labels')")
+    inputs = np.array([list(f.float_list.value) for f in feature_lists["inputs"].feature], dtype=np.float32)
+    labels = np.array([f.int64_list.value[0] for f in feature_lists["labels"].feature], dtype=np.int64)
+    return inputs, labels
+
+
+def expand_file_pattern(pattern: str | os.PathLike, what: str = "sequence_example_file") -> list[str]:
+    """The files matching a comma-separated list of paths or glob patterns; an error if none exist."""
+    files: list[str] = []
+    for part in str(pattern).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        matches = sorted(glob.glob(part))
+        files.extend(matches if matches else ([part] if Path(part).is_file() else []))
+    if not files:
+        raise MelodylibError(f"--{what}: no file matches '{pattern}'; check the path (globs are allowed)")
+    return files
+
+
+def write_records(path: str | os.PathLike, records: Iterable[bytes]) -> int:
+    """Write serialised records to a TFRecord file atomically; returns how many were written."""
+    import tensorflow as tf
+
+    count = 0
+    with atomic_path(path) as temporary:
+        with tf.io.TFRecordWriter(str(temporary)) as writer:
+            for record in records:
+                writer.write(record)
+                count += 1
+    return count
+
+
+def read_records(pattern: str | os.PathLike, what: str = "sequence_example_file") -> Iterator[bytes]:
+    """Iterate over the raw records of every TFRecord file matching `pattern`."""
+    import tensorflow as tf
+
+    for path in expand_file_pattern(pattern, what):
+        try:
+            for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+                yield record
+        except tf.errors.OpError as error:
+            raise MelodylibError(f"{path}: not a readable TFRecord file ({error.message.splitlines()[0]})") from None
+
+
+def read_sequence_examples(pattern: str | os.PathLike) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Iterate over (inputs, labels) of every SequenceExample in the files matching `pattern`."""
+    for record in read_records(pattern):
+        yield parse_sequence_example(record)
+
+
+def count_records(pattern: str | os.PathLike) -> int:
+    """How many records the files matching `pattern` hold."""
+    return sum(1 for _ in read_records(pattern))
