@@ -27,6 +27,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise ValueError(f"cannot write {final}: {error.strerror or error}") from error
     os.close(handle)
     temporary = Path(temporary_name)
+    # mkstemp creates owner-only files; give the final file the usual permissions instead.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     try:
         yield temporary
         os.replace(temporary, final)
