@@ -12,19 +12,21 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from melodylib.errors import MelodylibError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed to `path`, on error removed.
 
-    Raises ValueError naming the folder when it cannot be created or written.
+    Raises MelodylibError naming the folder when it cannot be created or written.
     """
     final = Path(path)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     except OSError as error:
-        raise ValueError(f"cannot write {final}: {error.strerror or error}") from error
+        raise MelodylibError(f"cannot write {final}: {error.strerror or error}") from error
     os.close(handle)
     temporary = Path(temporary_name)
     # mkstemp creates owner-only files; give the final file the usual permissions instead.

@@ -18,3 +18,7 @@ class UnreadableFileError(MelodylibError):
         self.detail = detail
         message = f"{self.path}: {reason}" + (f" ({detail})" if detail else "")
         super().__init__(message)
+
+    def __reduce__(self):
+        """Rebuild from (path, reason, detail), so the error can cross process boundaries."""
+        return (type(self), (self.path, self.reason, self.detail))

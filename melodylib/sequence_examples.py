@@ -10,15 +10,13 @@ parser.
 
 from __future__ import annotations
 
-import glob
 import os
-from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from melodylib.atomic import atomic_path
 from melodylib.errors import MelodylibError
+from melodylib.tfrecords import read_all_records
 
 _LENGTH_DELIMITED = 2
 
@@ -98,51 +96,12 @@ def parse_sequence_example(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     return inputs, labels
 
 
-def expand_file_pattern(pattern: str | os.PathLike, what: str = "sequence_example_file") -> list[str]:
-    """The files matching a comma-separated list of paths or glob patterns; an error if none exist."""
-    files: list[str] = []
-    for part in str(pattern).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        matches = sorted(glob.glob(part))
-        files.extend(matches if matches else ([part] if Path(part).is_file() else []))
-    if not files:
-        raise MelodylibError(f"--{what}: no file matches '{pattern}'; check the path (globs are allowed)")
-    return files
-
-
-def write_records(path: str | os.PathLike, records: Iterable[bytes]) -> int:
-    """Write serialised records to a TFRecord file atomically; returns how many were written."""
-    import tensorflow as tf
-
-    count = 0
-    with atomic_path(path) as temporary:
-        with tf.io.TFRecordWriter(str(temporary)) as writer:
-            for record in records:
-                writer.write(record)
-                count += 1
-    return count
-
-
-def read_records(pattern: str | os.PathLike, what: str = "sequence_example_file") -> Iterator[bytes]:
-    """Iterate over the raw records of every TFRecord file matching `pattern`."""
-    import tensorflow as tf
-
-    for path in expand_file_pattern(pattern, what):
-        try:
-            for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-                yield record
-        except tf.errors.OpError as error:
-            raise MelodylibError(f"{path}: not a readable TFRecord file ({error.message.splitlines()[0]})") from None
-
-
 def read_sequence_examples(pattern: str | os.PathLike) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Iterate over (inputs, labels) of every SequenceExample in the files matching `pattern`."""
-    for record in read_records(pattern):
+    for record in read_all_records(pattern, "sequence_example_file"):
         yield parse_sequence_example(record)
 
 
 def count_records(pattern: str | os.PathLike) -> int:
     """How many records the files matching `pattern` hold."""
-    return sum(1 for _ in read_records(pattern))
+    return sum(1 for _ in read_all_records(pattern, "sequence_example_file"))

@@ -46,7 +46,8 @@ def test_tensorflow_cpu_on_linux_x86_and_tensorflow_elsewhere():
 
 def test_only_lower_bounds_are_pinned():
     for requirement in _pyproject_requirements():
-        assert "==" not in requirement and "<" not in requirement.split(";")[0], requirement
+        version_part = requirement.split(";")[0]
+        assert "==" not in version_part and "<" not in version_part and ">=" in version_part, requirement
 
 
 def test_console_script_and_module_give_the_same_help():
