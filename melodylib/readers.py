@@ -815,6 +815,31 @@ def convert_directory(
     if not input_path.is_dir():
         what = "is not a folder" if input_path.exists() else "does not exist"
         raise MelodylibError(f"--input_dir {input_dir} {what}; give the folder that holds the music files")
+    music_files, skipped_entries = list_music_files(input_path, recursive)
+    return convert_files(
+        music_files, input_path, output_file, num_workers=num_workers, progress=progress, report=report,
+        skipped_entries=skipped_entries, recursive=recursive,
+    )
+
+
+def convert_files(
+    music_files: list[Path],
+    input_dir: str | os.PathLike,
+    output_file: str | os.PathLike,
+    num_workers: int | None = None,
+    progress: bool = True,
+    report: Callable[[str], None] | None = None,
+    skipped_entries: Iterable[SkipItem] = (),
+    recursive: bool = False,
+) -> ConversionSummary:
+    """Read the given music files (ids and filenames relative to `input_dir`) into one TFRecord file.
+
+    The work of `convert_directory` once the files are listed; the course corpus uses it for
+    file lists that are not a whole folder (the Bach chorales among music21's Bach works).
+    """
+    if num_workers is not None and num_workers < 1:
+        raise MelodylibError(f"--num_workers must be at least 1, got {num_workers}")
+    input_path = Path(input_dir)
     output_path = Path(output_file)
     _check_output_writable(output_path)
     report = report or _print_to_stderr
@@ -824,9 +849,9 @@ def convert_directory(
         summary.add_skip(path, reason, detail)
         report(f"skipped {path}: {reason}" + (f" ({detail})" if detail else ""))
 
-    music_files, skipped_entries = list_music_files(input_path, recursive)
     for entry in skipped_entries:
         skip(*entry)
+    music_files = [Path(path) for path in music_files]
     summary.files_found = len(music_files)
     if not music_files:
         return summary
