@@ -116,10 +116,11 @@ def evaluate_dataset(model, dataset, no_event_label: int, max_examples: int = 0)
     """Magenta's metrics over a (finite) dataset of (inputs, labels, mask), with dropout off."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
     def step(inputs, labels, mask):
         logits = model(inputs, training=False)
         return batch_metric_sums(labels, logits, mask, no_event_label)
+
+    step = tf.function(step, input_signature=list(dataset.element_spec))
 
     sums = MetricSums()
     examples = 0
@@ -273,11 +274,13 @@ def train(
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return sums
 
-    @tf.function
     def train_step(batch):
         per_replica = distribution.run(replica_step, args=batch)
         global_step.assign_add(1)
         return distribution.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    # One trace for every batch shape: batch and time dimensions are left open.
+    train_step = tf.function(train_step, input_signature=[distributed.element_spec])
 
     train_writer = tf.summary.create_file_writer(str(train_dir))
     eval_writer = tf.summary.create_file_writer(str(eval_dir)) if eval_sequence_example_file else None
