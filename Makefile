@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup test corpus demo lab bundles evaluate benchmarks wheelhouse offline-install doctor clean
+.PHONY: all setup test corpus demo lab bundles evaluate doctor clean
 
 all: setup corpus demo
 
@@ -24,10 +24,29 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 corpus: setup
-	$(BIN)/melody_rnn build_corpus
+	$(BIN)/melody_rnn build_corpus --subset full
 
 demo: setup
 	$(BIN)/melody_rnn demo --output_dir output/demo
+
+# The pretrained bundles in data/bundles/ were made with `make bundles` (see data/README.md).
+CONFIGS := basic_rnn mono_rnn lookback_rnn attention_rnn
+BUNDLE_STEPS ?= 2000
+BUNDLE_HPARAMS ?= batch_size=64
+bundles: setup
+	$(BIN)/melody_rnn build_corpus --subset full
+	for config in $(CONFIGS); do \
+	  $(BIN)/melody_rnn train --config=$$config --run_dir=output/runs/$$config --hparams=$(BUNDLE_HPARAMS) \
+	    --sequence_example_file=data/corpus/full/$$config/training_melodies.tfrecord \
+	    --eval_sequence_example_file=data/corpus/full/$$config/eval_melodies.tfrecord \
+	    --num_training_steps=$(BUNDLE_STEPS) --eval_frequency=500 --summary_frequency=50 --seed=1 || exit 1; \
+	  $(BIN)/melody_rnn generate --save_generator_bundle --run_dir=output/runs/$$config \
+	    --bundle_file=data/bundles/$$config.bundle \
+	    --bundle_description="$$config, hparams $(BUNDLE_HPARAMS), trained on the course corpus (full subset, training split)" || exit 1; \
+	done
+
+evaluate: setup
+	$(BIN)/python benchmarks/course_evaluation.py --output_json output/evaluation.json
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

@@ -176,6 +176,10 @@ def add_create_dataset(subparsers) -> None:
     parser.add_argument(
         "--num_workers", type=int, default=None, help="Processes encoding in parallel (default: all cores)."
     )
+    add_boolean(
+        parser, "compress", False,
+        "Write GZIP-compressed TFRecords, about 20x smaller (melodylib reads them; Magenta does not)",
+    )
     add_log_flag(parser)
     parser.set_defaults(run=run_create_dataset)
 
@@ -190,7 +194,7 @@ def run_create_dataset(flags: argparse.Namespace) -> int:
     )
     summary = create_dataset(
         flags.input, config, flags.output_dir, eval_ratio=flags.eval_ratio, seed=flags.seed,
-        settings=settings, num_workers=flags.num_workers, progress=sys.stderr.isatty(),
+        settings=settings, num_workers=flags.num_workers, progress=sys.stderr.isatty(), compress=flags.compress,
     )
     print(summary.format())
     if summary.training_melodies + summary.eval_melodies == 0:
@@ -399,7 +403,172 @@ def run_generate(flags: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: list[Callable] = [add_convert, add_create_dataset, add_train, add_generate]
+# --- evaluate ----------------------------------------------------------------------------------
+def add_evaluate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="Score a model and n-gram baselines on an eval set.",
+        description="Compute, on an eval set of SequenceExamples, the negative log-likelihood per step "
+        "(loss), perplexity, accuracy, event accuracy and no-event accuracy of a model (dropout off), "
+        "next to unigram, bigram and 4-gram baselines scored on the same encoded labels.",
+    )
+    add_config_flags(parser)
+    parser.add_argument("--bundle_file", default=None, help="A bundle to evaluate (ours or a Magenta .mag).")
+    parser.add_argument("--run_dir", default=None, help="A training run to evaluate (its latest checkpoint).")
+    parser.add_argument("--checkpoint_file", default=None, help="A checkpoint to evaluate.")
+    parser.add_argument(
+        "--sequence_example_file", required=True, help="The eval set (eval_melodies.tfrecord), encoded for the config."
+    )
+    parser.add_argument(
+        "--baseline_sequence_example_file", default="",
+        help="The training set the n-gram baselines are fitted on (training_melodies.tfrecord); "
+        "without it they are fitted on the eval set itself (an optimistic upper bound).",
+    )
+    add_boolean(parser, "baselines", True, "Also score the unigram, bigram and 4-gram baselines")
+    parser.add_argument("--num_eval_examples", type=int, default=0, help="Melodies to score; 0 (default) scores all.")
+    parser.add_argument("--output_json", default="", help="Also write the table as JSON, one object per row.")
+    add_log_flag(parser)
+    parser.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(flags: argparse.Namespace) -> int:
+    from melodylib import evaluation
+
+    config = config_from_flags(flags, required=False)
+    sources = [bool(flags.bundle_file), bool(flags.run_dir or flags.checkpoint_file)]
+    if sum(sources) != 1:
+        raise MelodylibError("give exactly one of --bundle_file and --run_dir/--checkpoint_file")
+    if flags.bundle_file:
+        from melodylib.bundles import load_bundle
+
+        bundle = load_bundle(flags.bundle_file)
+        if config is not None:
+            bundle.check_compatible(config)
+        model, config, name = bundle.build_model(), bundle.config, f"{bundle.config.name} ({flags.bundle_file})"
+    else:
+        from melodylib.training import load_trained_model
+
+        model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
+        name = f"{config.name} (step {step})"
+    metrics = evaluation.evaluate_model(model, flags.sequence_example_file, config, flags.num_eval_examples)
+    rows = [evaluation.EvaluationRow(name, "model", config.name, metrics)]
+    if flags.baselines:
+        rows += evaluation.baseline_rows(
+            config, flags.sequence_example_file, flags.baseline_sequence_example_file or None,
+            num_eval_examples=flags.num_eval_examples,
+        )
+    print(evaluation.format_table(rows))
+    if flags.output_json:
+        evaluation.write_json(rows, flags.output_json)
+        print(f"Wrote {flags.output_json}.")
+    return 0
+
+
+# --- convert_bundle ----------------------------------------------------------------------------
+def add_convert_bundle(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "convert_bundle", help="Turn a Magenta .mag bundle into a melodylib bundle.",
+        description="Read a Magenta GeneratorBundle (.mag) and write the same model as a melodylib bundle.",
+    )
+    parser.add_argument("--bundle_file", required=True, help="The Magenta .mag file to read.")
+    parser.add_argument("--output_bundle", required=True, help="The melodylib bundle file to write.")
+    add_log_flag(parser)
+    parser.set_defaults(run=run_convert_bundle)
+
+
+def run_convert_bundle(flags: argparse.Namespace) -> int:
+    from melodylib.magenta_import import convert_bundle
+
+    path = convert_bundle(flags.bundle_file, flags.output_bundle)
+    print(f"Wrote {path}.")
+    return 0
+
+
+# --- course commands ---------------------------------------------------------------------------
+def add_build_corpus(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "build_corpus", help="Build the course corpus from music21's folk collections (reused if present).",
+        description="Read the folk tunes and chorales that ship inside music21 into data/corpus/<subset>/ "
+        "and create a data set per config with the course's fixed train/eval split. A second run "
+        "reuses what is there.",
+    )
+    parser.add_argument("--subset", choices=["small", "full"], default="full", help="'small' (a few hundred tunes) or 'full' (default).")
+    parser.add_argument(
+        "--configs", default="basic_rnn,mono_rnn,lookback_rnn,attention_rnn",
+        help="Comma-separated configs to create data sets for (default: all four).",
+    )
+    parser.add_argument("--corpus_dir", default=None, help="Where to build (default data/corpus/<subset>).")
+    add_boolean(parser, "force", False, "Rebuild even if the corpus is there")
+    parser.add_argument("--num_workers", type=int, default=None, help="Processes reading in parallel (default: all cores).")
+    add_log_flag(parser)
+    parser.set_defaults(run=run_build_corpus)
+
+
+def run_build_corpus(flags: argparse.Namespace) -> int:
+    from melodylib.corpus import build_corpus, format_report
+
+    configs = [name.strip() for name in flags.configs.split(",") if name.strip()]
+    unknown = [name for name in configs if name not in CONFIG_NAMES]
+    if unknown:
+        raise MelodylibError(f"--configs: unknown config {', '.join(unknown)}; choose from {', '.join(CONFIG_NAMES)}")
+    report = build_corpus(
+        flags.subset, configs, root=flags.corpus_dir, num_workers=flags.num_workers, progress=sys.stderr.isatty(),
+        force=flags.force,
+    )
+    print(format_report(report))
+    return 0
+
+
+def add_demo(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="Generate melodies from the shipped pretrained bundles: MIDI, a WAV and a piano roll.",
+        description="Continue a primer with each shipped pretrained bundle (data/bundles/) and write "
+        "MIDI files, one WAV and a piano-roll PNG to --output_dir.",
+    )
+    parser.add_argument("--output_dir", default="output/demo", help="Where to write (default output/demo).")
+    parser.add_argument("--bundle_dir", default=None, help="Folder of bundles (default: the shipped data/bundles).")
+    parser.add_argument("--num_outputs", type=int, default=2, help="Melodies per config (default 2).")
+    parser.add_argument("--num_steps", type=int, default=128, help="Total steps per melody, primer included (default 128).")
+    parser.add_argument(
+        "--primer_melody", default="[67, -2, 64, -2, 64, -2, -2, -2, 65, -2, 62, -2, 62, -2, -2, -2]",
+        help="The primer given to every model (default: the opening of a German folk song).",
+    )
+    parser.add_argument("--temperature", type=float, default=1.0, help="Sampling temperature (default 1.0).")
+    parser.add_argument("--seed", type=int, default=2026, help="Random seed (default 2026).")
+    add_log_flag(parser)
+    parser.set_defaults(run=run_demo)
+
+
+def run_demo(flags: argparse.Namespace) -> int:
+    from melodylib.demo import run_demo as demo
+
+    result = demo(
+        flags.output_dir, bundle_dir=flags.bundle_dir, num_outputs=flags.num_outputs, num_steps=flags.num_steps,
+        primer_melody=flags.primer_melody, temperature=flags.temperature, seed=flags.seed,
+    )
+    print(result.format())
+    return 0
+
+
+def add_doctor(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "doctor", help="Check the installation: versions, GPU, corpus, bundles, audio, training speed.",
+        description="Check an installation in one command; every problem comes with its fix.",
+    )
+    add_log_flag(parser)
+    parser.set_defaults(run=run_doctor)
+
+
+def run_doctor(flags: argparse.Namespace) -> int:
+    from melodylib.doctor import run_checks
+
+    results = run_checks()
+    return 0 if all(result.ok for result in results) else 1
+
+
+SUBCOMMANDS: list[Callable] = [
+    add_convert, add_create_dataset, add_train, add_generate, add_evaluate, add_convert_bundle,
+    add_build_corpus, add_demo, add_doctor,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -198,6 +198,11 @@ class AttentionCell(keras.layers.Layer):
 
     def call(self, inputs: Any, states: Sequence[Any], training: bool = False) -> tuple[Any, list[Any]]:
         """One step: returns (output o [batch, units], new state list)."""
+        output, new_state, _ = self.step(inputs, states)
+        return output, new_state
+
+    def step(self, inputs: Any, states: Sequence[Any]) -> tuple[Any, list[Any], Any]:
+        """One step, also returning the attention weights α [batch, attn_length] (oldest slot first)."""
         c_previous, h_previous, attns, attn_states, attn_keys = states
         units, length = self.units, self.attn_length
         # 1. Input projection of [x; previous context].
@@ -229,7 +234,7 @@ class AttentionCell(keras.layers.Layer):
             ops.reshape(new_memory, (-1, length * units)),
             ops.reshape(new_keys, (-1, length * units)),
         ]
-        return output, new_state
+        return output, new_state, weights
 
     def get_config(self) -> dict[str, Any]:
         """Serialisable constructor arguments."""
@@ -428,3 +433,26 @@ def build_step_model(config: Any, model: keras.Model | None = None) -> StepModel
     if model is None:
         model = build_model(config)
     return StepModel(model)
+
+
+def attention_weights(model: keras.Model, inputs: Any) -> np.ndarray:
+    """The attention weights of an attention_rnn model over one encoded melody.
+
+    `inputs` is [time, input_size] (one melody, e.g. `config.encoder.inputs(events)`); the result
+    is [time, attn_length]: at step t, how much the model looked at each of the last attn_length
+    outputs (column attn_length - 1 is the previous step, column 0 the oldest; slots before the
+    melody start are the zero memory upstream never masks).
+    """
+    layer = model.get_layer("lstm_0")
+    cell = layer.cell
+    if not isinstance(cell, AttentionCell):
+        raise MelodylibError(f"model {model.name!r} has no attention layer (only attention_rnn has one)")
+    inputs = np.asarray(inputs, dtype="float32")
+    if inputs.ndim != 2:
+        raise MelodylibError(f"inputs must be [time, input_size] for one melody, got shape {inputs.shape}")
+    state = [np.zeros((1, size), dtype="float32") for size in cell.state_size]
+    rows = []
+    for position in range(inputs.shape[0]):
+        _, state, weights = cell.step(inputs[position : position + 1], state)
+        rows.append(np.asarray(weights)[0])
+    return np.stack(rows) if rows else np.zeros((0, cell.attn_length), dtype="float32")

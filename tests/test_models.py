@@ -319,3 +319,19 @@ def test_save_and_load_round_trip(tmp_path, name):
     if name == "attention_rnn":
         assert isinstance(loaded.get_layer("lstm_0").cell, AttentionCell)
         assert loaded.get_layer("lstm_0").cell.attn_length == 5
+
+
+def test_attention_weights_are_a_distribution_per_step_and_follow_the_model():
+    from melodylib.models import attention_weights
+
+    config = get_config("attention_rnn", "rnn_layer_sizes=[8,6],attn_length=5")
+    model = build_model(config)
+    events = [60, -2, 62, -2, 64, -1, 65, -2, 67, -2, -2, -2]
+    weights = attention_weights(model, config.encoder.inputs(events))
+    assert weights.shape == (len(events), 5)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    # At the first step every slot is the same zero memory, so attention is uniform.
+    np.testing.assert_allclose(weights[0], 0.2, rtol=1e-5)
+    # A model without attention has no weights to show.
+    with pytest.raises(MelodylibError, match="no attention layer"):
+        attention_weights(build_model(get_config("basic_rnn", "rnn_layer_sizes=[8]")), np.zeros((3, 38)))
