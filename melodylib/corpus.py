@@ -245,3 +245,28 @@ def format_report(report: dict) -> str:
             f"({info['training_steps']} / {info['eval_steps']} steps)"
         )
     return "\n".join(lines)
+
+
+def split_melodies(subset: str = "full", split: str = "eval", root: str | os.PathLike | None = None,
+                   limit: int = 0) -> list:
+    """The melodies (unsquashed `Melody` objects) of the corpus's training or eval split.
+
+    They come from the same extraction as the data sets (Magenta's settings), so statistics of
+    real tunes can be set beside statistics of generated ones.
+    """
+    from melodylib.datasets import is_eval_sequence, melodies_from_note_sequence
+    from melodylib.music import read_note_sequences
+
+    if split not in ("training", "eval"):
+        raise MelodylibError(f"split must be 'training' or 'eval', got '{split}'")
+    path = sequences_file(subset, root)
+    if not path.exists():
+        raise MelodylibError(f"{path} is missing; build the corpus first: melody_rnn build_corpus --subset {subset}")
+    melodies = []
+    for sequence in read_note_sequences(path):
+        if is_eval_sequence(sequence.id, EVAL_RATIO, SPLIT_SEED) != (split == "eval"):
+            continue
+        melodies.extend(melodies_from_note_sequence(sequence))
+        if limit and len(melodies) >= limit:
+            return melodies[:limit]
+    return melodies

@@ -126,3 +126,88 @@ def format_table(rows: Iterable[EvaluationRow]) -> str:
 def write_json(rows: Iterable[EvaluationRow], path: str | os.PathLike) -> None:
     """One JSON object per model or baseline, with its name and metrics (atomically written)."""
     write_text_atomically(path, json.dumps([row.to_dict() for row in rows], indent=2))
+
+
+@dataclass
+class CourseComparison:
+    """The course's comparison of the four configs: metric rows and music-statistics distances."""
+
+    rows: list[EvaluationRow] = field(default_factory=list)
+    statistics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # config -> stat -> values
+    generated: dict[str, list[list[int]]] = field(default_factory=dict)
+    reference: list[list[int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": [row.to_dict() for row in self.rows], "statistics": self.statistics}
+
+    def format_statistics(self) -> str:
+        """A Markdown table: per statistic, the eval set's mean and each config's mean and overlap."""
+        configs = list(self.statistics)
+        if not configs:
+            return ""
+        names = list(next(iter(self.statistics.values())))
+        header = "| statistic | eval set | " + " | ".join(f"{name} (overlap)" for name in configs) + " |"
+        lines = [header, "|---|---|" + "---|" * len(configs)]
+        for stat in names:
+            reference = self.statistics[configs[0]][stat]["reference_mean"]
+            cells = [
+                f"{self.statistics[c][stat]['generated_mean']:.3f} ({self.statistics[c][stat]['overlapping_area']:.2f})"
+                for c in configs
+            ]
+            lines.append(f"| {stat} | {reference:.3f} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def course_comparison(
+    subset: str = "full",
+    bundle_dir: str | None = None,
+    configs: Sequence[str] | None = None,
+    num_generated: int = 100,
+    num_steps: int = 128,
+    primer_bars: int = 1,
+    num_eval_examples: int = 0,
+    seed: int = 0,
+    log=print,
+) -> CourseComparison:
+    """Score the shipped bundles and the n-gram baselines on the course corpus's eval split, and
+    compare statistics of generated melodies with the eval tunes (issue: which config is best?).
+
+    Each generated melody continues the first `primer_bars` bar(s) of an eval tune to `num_steps`
+    steps; the reference melodies are the same eval tunes cut to `num_steps` steps.
+    """
+    from melodylib import corpus
+    from melodylib.bundles import load_bundle
+    from melodylib.demo import shipped_bundles
+    from melodylib.generation import MelodyGenerator
+    from melodylib.music_statistics import compare_statistics
+
+    bundles = shipped_bundles(bundle_dir)
+    configs = [name for name in (configs or bundles) if name in bundles]
+    if not configs:
+        raise MelodylibError("no pretrained bundles found; run `make bundles` or give bundle_dir")
+    reference_melodies = [m for m in corpus.split_melodies(subset, "eval") if len(m) >= num_steps]
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(reference_melodies), size=min(num_generated, len(reference_melodies)), replace=False)
+    reference = [list(reference_melodies[i].events[:num_steps]) for i in chosen]
+    result = CourseComparison(reference=reference)
+    for name in configs:
+        bundle = load_bundle(bundles[name])
+        config = bundle.config
+        eval_path = str(corpus.eval_file(name, subset))
+        train_path = str(corpus.training_file(name, subset))
+        log(f"Scoring {name} on {eval_path}")
+        model = bundle.build_model()
+        metrics = evaluate_model(model, eval_path, config, num_eval_examples)
+        result.rows.append(EvaluationRow(f"{name} (pretrained bundle)", "model", name, metrics))
+        result.rows += baseline_rows(config, eval_path, train_path, num_eval_examples=num_eval_examples)
+        log(f"Generating {len(reference)} melodies with {name}")
+        generator = MelodyGenerator(model, config)
+        generated = []
+        steps_per_bar = 16
+        for index, events in enumerate(reference):
+            primer = list(events[: primer_bars * steps_per_bar])
+            melody = generator.generate(primer, num_steps=num_steps, num_outputs=1, seed=seed + index)[0]
+            generated.append(melody.events)
+        result.generated[name] = generated
+        result.statistics[name] = compare_statistics(generated, reference)
+    return result
