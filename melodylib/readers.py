@@ -216,17 +216,32 @@ class _TempoMap:
         return [Tempo(seconds, qpm) for seconds, qpm in zip(self.seconds_at, self.qpms)]
 
 
-def _changes(elements: Iterable, value_of: Callable) -> list[tuple[float, object]]:
-    """(offset, value) for each element, sorted, one per offset, only where the value changes.
+def _placed(score, element_class) -> list[tuple[float, object]]:
+    """(offset in quarters from the score's start, element) for every element of a class, in any measure.
+
+    music21's ABC parser puts one TimeSignature (or KeySignature) object into many measures, so
+    the `.offset` of a flattened copy is only one of its places; walking every container and
+    asking each for the element's own offset there gives every place right.
+    """
+    placed = []
+    for container in [score, *score.recurse(streamsOnly=True)]:
+        base = 0.0 if container is score else float(container.getOffsetInHierarchy(score))
+        for element in container.getElementsByClass(element_class):
+            placed.append((base + float(container.elementOffset(element)), element))
+    return placed
+
+
+def _changes(placed: Iterable[tuple[float, object]], value_of: Callable) -> list[tuple[float, object]]:
+    """(offset, value) for each placed element, sorted, one per offset, only where the value changes.
 
     MusicXML repeats the meter and key in every part (and ABC may repeat them), so we keep the
     first value at each offset and drop events that do not change anything.
     """
     by_offset: dict[float, object] = {}
-    for element in elements:
+    for offset, element in sorted(placed, key=lambda item: item[0]):
         value = value_of(element)
         if value is not None:
-            by_offset.setdefault(float(element.offset), value)
+            by_offset.setdefault(offset, value)
     changes: list[tuple[float, object]] = []
     for offset in sorted(by_offset):
         if not changes or changes[-1][1] != by_offset[offset]:
@@ -282,13 +297,12 @@ def score_to_note_sequence(score, source_type: str, title: str = "") -> NoteSequ
     if isinstance(score, stream.Opus):
         scores = list(score.scores)
         score = scores[0] if scores else stream.Score()
-    flat = score.flatten()
-    tempo_changes = _changes(flat.getElementsByClass(tempo.MetronomeMark), _qpm_of)
+    tempo_changes = _changes(_placed(score, tempo.MetronomeMark), _qpm_of)
     tempo_map = _TempoMap([(offset, qpm) for offset, qpm in tempo_changes])
     sequence = NoteSequence(source_type=source_type, title=title, tempos=tempo_map.tempos())
-    for offset, (numerator, denominator) in _changes(flat.getElementsByClass(meter.TimeSignature), _time_signature_of):
+    for offset, (numerator, denominator) in _changes(_placed(score, meter.TimeSignature), _time_signature_of):
         sequence.time_signatures.append(TimeSignature(tempo_map.seconds(offset), numerator, denominator))
-    for offset, (tonic, mode) in _changes(flat.getElementsByClass(music21_key.KeySignature), _key_of):
+    for offset, (tonic, mode) in _changes(_placed(score, music21_key.KeySignature), _key_of):
         sequence.key_signatures.append(KeySignature(tempo_map.seconds(offset), tonic, mode))
 
     parts = list(score.parts) or [score]
@@ -473,10 +487,30 @@ def abc_tune_to_note_sequence(tune: AbcTune, path: str | os.PathLike = "<text>")
     try:
         with _quiet_music21():
             score = music21.converter.parse(tune.text, format="abc")
-            return score_to_note_sequence(score, "abc", title=tune.title)
+            sequence = score_to_note_sequence(score, "abc", title=tune.title)
     except Exception as error:  # noqa: BLE001 - music21 raises many unrelated exception classes
         detail = f"{tune.describe()}: {_describe(error)}"
         raise UnreadableFileError(path, "abc_parse_error", detail) from error
+    if not _has_inline_meter(tune.text) and sequence.time_signatures:
+        # music21 gives a bar whose length does not fit the meter (pickups, Essen's phrase
+        # rests) a time signature of its own; those are not meter changes a reader of the tune
+        # sees, and they would cut the tune into pieces of a bar or two. Without an M: field in
+        # the tune body, the header's meter holds throughout.
+        first = sequence.time_signatures[0]
+        sequence.time_signatures = [TimeSignature(0.0, first.numerator, first.denominator)]
+    return sequence
+
+
+def _has_inline_meter(text: str) -> bool:
+    """Whether an ABC tune changes meter in its body (an M: line after K:, or an inline [M:...])."""
+    in_body = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if in_body and (stripped.startswith("M:") or "[M:" in stripped):
+            return True
+        if stripped.startswith("K:"):
+            in_body = True
+    return False
 
 
 def abc_tunes_to_results(tunes: Iterable[AbcTune], path: str | os.PathLike = "<text>") -> list[AbcTuneResult]:
