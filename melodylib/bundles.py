@@ -8,10 +8,12 @@ model variable by its Keras path). `load_bundle` also reads Magenta's `.mag` fil
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from melodylib.errors import MelodylibError
 
 BUNDLE_FORMAT = "melodylib-bundle"
 BUNDLE_VERSION = 1
+METADATA_NAME = "bundle.json"
+WEIGHTS_NAME = "weights.npz"
 
 
 @dataclass
@@ -64,11 +68,18 @@ class Bundle:
             variable.assign(self.weights[variable.path])
 
     def check_compatible(self, config: MelodyRnnConfig) -> None:
-        """Raise if `config` is another config than the bundle's (a different encoder)."""
-        if config.name != self.config.name or config.encoder.input_size != self.config.encoder.input_size:
+        """Raise if `config` is another config than the bundle's: another encoder, range or key.
+
+        Only the name may differ (a config built with --melody_encoder_decoder can equal a default one).
+        """
+        def settings(candidate: MelodyRnnConfig) -> tuple:
+            return (candidate.encoder, candidate.min_note, candidate.max_note, candidate.transpose_to_key)
+
+        if settings(config) != settings(self.config):
             raise MelodylibError(
-                f"{self.path or 'bundle'} holds a {self.config.name} model, but --config is {config.name}; "
-                f"leave out --config to use the bundle's own"
+                f"{self.path or 'bundle'} holds a {self.config.name} model ({self.config.encoder.input_size} "
+                f"inputs per step), but --config is {config.name} ({config.encoder.input_size}); leave out "
+                "--config to use the bundle's own"
             )
 
 
@@ -79,7 +90,19 @@ def save_bundle(
     description: str = "",
     training: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `model`'s weights with its config and provenance to one bundle file (atomically)."""
+    """Write `model`'s weights with its config and provenance to one bundle file (atomically).
+
+    `training` is free-form provenance (e.g. training_steps, run_dir, data set); it is stored
+    as JSON, so its values must be JSON-serialisable.
+    """
+    from melodylib import __version__
+
+    model_input_size = int(model.inputs[0].shape[-1]) if getattr(model, "inputs", None) else None
+    if model_input_size is not None and model_input_size != config.encoder.input_size:
+        raise MelodylibError(
+            f"cannot save a bundle: the model takes {model_input_size} inputs per step but {config.name} "
+            f"encodes {config.encoder.input_size}; pass the config the model was built from"
+        )
     weights = {variable.path: np.asarray(variable.numpy()) for variable in model.weights}
     metadata = {
         "format": BUNDLE_FORMAT,
@@ -87,14 +110,20 @@ def save_bundle(
         "config": config_to_dict(config),
         "description": description,
         "training": training or {},
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "melodylib_version": __version__,
     }
+    try:
+        metadata_text = json.dumps(metadata, indent=2, sort_keys=True)
+    except TypeError as error:
+        raise MelodylibError(f"cannot save bundle {path}: the training information is not JSON ({error})") from None
     buffer = io.BytesIO()
     np.savez(buffer, **weights)
     path = Path(path)
     with atomic_path(path) as temporary:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("bundle.json", json.dumps(metadata, indent=2, sort_keys=True))
-            archive.writestr("weights.npz", buffer.getvalue())
+            archive.writestr(METADATA_NAME, metadata_text)
+            archive.writestr(WEIGHTS_NAME, buffer.getvalue())
     return path
 
 
@@ -105,8 +134,11 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raise MelodylibError(f"--bundle_file {path}: no such file")
     if not path.is_file():
         raise MelodylibError(f"--bundle_file {path}: not a file")
-    with open(path, "rb") as handle:
-        head = handle.read(4)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        raise MelodylibError(f"--bundle_file {path}: cannot read it ({error.strerror or error})") from None
     if head.startswith(b"PK"):
         return _load_our_bundle(path)
     from melodylib import magenta_import
@@ -115,20 +147,47 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
 
 
 def _load_our_bundle(path: Path) -> Bundle:
+    """Read our zip bundle, with a MelodylibError naming the file for anything that is not one."""
+    damaged = "the file may be truncated or damaged, copy or save it again"
     try:
         with zipfile.ZipFile(path) as archive:
-            metadata = json.loads(archive.read("bundle.json"))
-            with np.load(io.BytesIO(archive.read("weights.npz"))) as arrays:
+            names = set(archive.namelist())
+            if METADATA_NAME not in names or WEIGHTS_NAME not in names:
+                raise MelodylibError(
+                    f"{path}: a zip file, but not a melodylib bundle (it has no {METADATA_NAME} and "
+                    f"{WEIGHTS_NAME}); write bundles with save_bundle or `melody_rnn generate --save_generator_bundle`"
+                )
+            metadata = json.loads(archive.read(METADATA_NAME))
+            _check_metadata(path, metadata)
+            with np.load(io.BytesIO(archive.read(WEIGHTS_NAME))) as arrays:
                 weights = {name: arrays[name] for name in arrays.files}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as error:
-        raise MelodylibError(f"{path}: not a readable melodylib bundle ({error})") from None
-    if metadata.get("format") != BUNDLE_FORMAT:
-        raise MelodylibError(f"{path}: a zip file, but not a melodylib bundle")
+    except MelodylibError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError, EOFError, zlib.error) as error:
+        raise MelodylibError(f"{path}: not a readable melodylib bundle ({error}); {damaged}") from None
+    try:
+        config = config_from_dict(metadata["config"])
+    except (MelodylibError, KeyError, TypeError) as error:
+        raise MelodylibError(f"{path}: the bundle's config cannot be read ({error})") from None
     return Bundle(
-        config=config_from_dict(metadata["config"]),
+        config=config,
         weights=weights,
         description=metadata.get("description", ""),
         training=metadata.get("training", {}),
         source="melodylib",
         path=str(path),
     )
+
+
+def _check_metadata(path: Path, metadata: Any) -> None:
+    """Refuse bundle.json files of another format or of a newer version than this code reads."""
+    if not isinstance(metadata, dict) or metadata.get("format") != BUNDLE_FORMAT:
+        raise MelodylibError(
+            f"{path}: a zip file, but not a melodylib bundle ({METADATA_NAME} does not say format '{BUNDLE_FORMAT}')"
+        )
+    version = metadata.get("version", 0)
+    if not isinstance(version, int) or version > BUNDLE_VERSION:
+        raise MelodylibError(
+            f"{path}: bundle format version {version!r} is newer than this melodylib reads ({BUNDLE_VERSION}); "
+            "upgrade melodylib"
+        )

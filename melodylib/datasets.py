@@ -31,7 +31,7 @@ from melodylib.melodies import Melody, extract_melodies_with_statistics
 from melodylib.music import NoteSequence, read_note_sequences
 from melodylib.quantize import split_and_quantize
 from melodylib.sequence_examples import parse_sequence_example, sequence_example_bytes
-from melodylib.tfrecords import compression_of, expand_paths, read_all_records, write_records
+from melodylib.tfrecords import compression_of, expand_paths, read_records, write_records
 
 TRAINING_FILE = "training_melodies.tfrecord"
 EVAL_FILE = "eval_melodies.tfrecord"
@@ -69,6 +69,9 @@ def melodies_from_note_sequence(
     counters = counters if counters is not None else collections.Counter()
     pieces, quantizer_counters = split_and_quantize(sequence, settings.steps_per_quarter)
     counters.update(quantizer_counters)
+    # Magenta's TranspositionPipeline with its only shift, 0: one copy per piece, never out of range.
+    counters["transpositions_generated"] += len(pieces)
+    counters["skipped_due_to_range_exceeded"] += 0
     melodies: list[Melody] = []
     for quantized in pieces:
         found, statistics = extract_melodies_with_statistics(
@@ -92,17 +95,53 @@ def encode_melody(melody: Melody, config: MelodyRnnConfig) -> tuple[np.ndarray, 
 
 
 def is_eval_sequence(sequence_id: str, eval_ratio: float, seed: int = 0) -> bool:
-    """Whether a sequence belongs to the eval split: a hash of (seed, id) compared with eval_ratio."""
+    """Whether a sequence belongs to the eval split: a hash of (seed, id) compared with eval_ratio.
+
+    Magenta's RandomPartition draws an unseeded random number per sequence instead, so its split
+    changes from run to run (spec §4.8); this one depends only on the id and the seed.
+    """
     if eval_ratio <= 0:
         return False
+    if eval_ratio >= 1:
+        return True
     digest = hashlib.sha256(f"{seed}:{sequence_id}".encode("utf-8")).digest()
     draw = int.from_bytes(digest[:8], "big") / 2**64
     return draw < eval_ratio
 
 
+def split_key(sequence: NoteSequence) -> str:
+    """What the train/eval split of a sequence is decided on: its id, else its filename, else its notes.
+
+    Sequences made by hand often have no id; keying them all on "" would put every one of them
+    in the same split, so their content is hashed instead (still the same on every run).
+    """
+    if sequence.id:
+        return sequence.id
+    if sequence.filename:
+        return f"file:{sequence.filename}"
+    return "content:" + hashlib.sha256(sequence.to_bytes()).hexdigest()
+
+
+SPLITS = ("training", "eval")
+
+
+def _magenta_unit(counter: str) -> str:
+    """The Magenta pipeline unit that emits a counter (for its `DAGPipeline_<unit>_<split>_` names)."""
+    if counter.startswith("sequences_discarded_because"):
+        return "Quantizer"
+    if counter in ("transpositions_generated", "skipped_due_to_range_exceeded"):
+        return "TranspositionPipeline"
+    return "MelodyExtractor"
+
+
 @dataclass
 class DatasetSummary:
-    """What create_dataset did: melodies written per split and Magenta's statistics counters."""
+    """What create_dataset did: melodies written per split and Magenta's statistics counters.
+
+    `counters` merges both splits under Magenta's short names; `split_counters` keeps them per
+    split, and `magenta_statistics()` gives the names Magenta logs (spec §4.9), e.g.
+    `DAGPipeline_MelodyExtractor_training_melodies_discarded_too_short`.
+    """
 
     config: str
     sequences_read: int = 0
@@ -112,16 +151,44 @@ class DatasetSummary:
     eval_steps: int = 0
     counters: collections.Counter = field(default_factory=collections.Counter)
     output_dir: str = ""
+    split_counters: dict = field(default_factory=lambda: {split: collections.Counter() for split in SPLITS})
+
+    def add_sequence(self, split: str, counters: collections.Counter, lengths: list[int]) -> None:
+        """Count one input sequence routed to `split` with its extraction counters and melody lengths."""
+        self.sequences_read += 1
+        # Magenta's RandomPartition counts input *sequences* per bucket under these names.
+        partition = collections.Counter({f"{split}_melodies_count": 1})
+        self.counters.update(counters)
+        self.counters.update(partition)
+        self.split_counters[split].update(counters)
+        if split == "eval":
+            self.eval_melodies += len(lengths)
+            self.eval_steps += sum(lengths)
+        else:
+            self.training_melodies += len(lengths)
+            self.training_steps += sum(lengths)
+
+    def magenta_statistics(self) -> dict[str, int]:
+        """The counters under the names Magenta's create_dataset logs (spec §4.9)."""
+        statistics = {
+            f"DAGPipeline_RandomPartition_{split}_melodies_count": int(self.counters[f"{split}_melodies_count"])
+            for split in SPLITS
+        }
+        for split in SPLITS:
+            for name, value in self.split_counters[split].items():
+                statistics[f"DAGPipeline_{_magenta_unit(name)}_{split}_{name}"] = int(value)
+        return dict(sorted(statistics.items()))
 
     def format(self) -> str:
+        """A readable report: what was written, then every statistic under Magenta's name."""
         lines = [
             f"Read {self.sequences_read} sequences; wrote {self.training_melodies} training and "
             f"{self.eval_melodies} eval melodies ({self.training_steps} and {self.eval_steps} steps) "
             f"for {self.config} to {self.output_dir}.",
             "Statistics:",
         ]
-        for name in sorted(self.counters):
-            lines.append(f"  {name}: {self.counters[name]}")
+        for name, value in self.magenta_statistics().items():
+            lines.append(f"  {name}: {value}")
         return "\n".join(lines)
 
 
@@ -135,10 +202,12 @@ def _process_sequence(
     melodies = melodies_from_note_sequence(sequence, settings, counters)
     records, lengths = [], []
     for melody in melodies:
+        if len(melody) < 2:
+            continue  # one event gives no (input, label) pair: nothing to train on
         inputs, labels = encode_melody(melody, config)
         records.append(sequence_example_bytes(inputs, labels))
         lengths.append(len(labels))
-    return is_eval_sequence(sequence.id, eval_ratio, seed), records, lengths, counters
+    return is_eval_sequence(split_key(sequence), eval_ratio, seed), records, lengths, counters
 
 
 @functools.lru_cache(maxsize=8)
@@ -151,6 +220,19 @@ def _config_from_json(text: str) -> MelodyRnnConfig:
 
 def _process_chunk(chunk: list[bytes], config_dict: dict, settings: ExtractionSettings, eval_ratio: float, seed: int):
     return [_process_sequence(payload, config_dict, settings, eval_ratio, seed) for payload in chunk]
+
+
+def _pool_context():
+    """fork when this process has not loaded TensorFlow (fast); spawn otherwise.
+
+    Forking a process that runs TensorFlow's threads can deadlock; the workers never need TensorFlow.
+    """
+    import multiprocessing
+    import sys
+
+    if "tensorflow" not in sys.modules and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _chunks(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -196,14 +278,8 @@ def create_dataset(
 
     def consume(results) -> None:
         for is_eval, records, lengths, counters in results:
-            summary.sequences_read += 1
-            summary.counters.update(counters)
-            if is_eval:
-                eval_records.extend(records)
-                summary.eval_steps += sum(lengths)
-            else:
-                training_records.extend(records)
-                summary.training_steps += sum(lengths)
+            summary.add_sequence("eval" if is_eval else "training", counters, lengths)
+            (eval_records if is_eval else training_records).extend(records)
 
     from tqdm.auto import tqdm
 
@@ -213,7 +289,7 @@ def create_dataset(
             consume(_process_chunk(chunk, config_dict, settings, eval_ratio, seed))
             bar.update(len(chunk))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
             pending = []
             for chunk in _chunks(payloads, 64):
                 pending.append((len(chunk), pool.submit(_process_chunk, chunk, config_dict, settings, eval_ratio, seed)))
@@ -225,10 +301,8 @@ def create_dataset(
                 consume(future.result())
                 bar.update(size)
     bar.close()
-    summary.training_melodies = len(training_records)
-    summary.eval_melodies = len(eval_records)
-    summary.counters["training_melodies_count"] = summary.training_melodies
-    summary.counters["eval_melodies_count"] = summary.eval_melodies
+    for split in SPLITS:
+        summary.counters[f"{split}_melodies_count"] += 0
     write_records(output_dir / TRAINING_FILE, training_records, compress=compress)
     write_records(output_dir / EVAL_FILE, eval_records, compress=compress)
     info = {
@@ -244,6 +318,7 @@ def create_dataset(
         "training_steps": summary.training_steps,
         "eval_steps": summary.eval_steps,
         "counters": dict(summary.counters),
+        "statistics": summary.magenta_statistics(),
         "source": str(input_file),
         "compressed": compress,
     }
@@ -266,23 +341,44 @@ def _parse_function(input_size: int):
     return parse
 
 
-def check_input_size(pattern: str | os.PathLike, input_size: int, config_name: str = "") -> int:
-    """Check that the first example's input width is `input_size`; returns the number of files.
+def _dataset_config_name(path: Path) -> str:
+    """The config a data set was made for, from the dataset_info.json create_dataset writes beside it."""
+    info = path.parent / INFO_FILE
+    try:
+        return str(json.loads(info.read_text()).get("config", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
-    A data set made for another config fails here with a message naming both widths, rather
-    than deep inside TensorFlow.
+
+def check_input_size(pattern: str | os.PathLike, input_size: int, config_name: str = "") -> int:
+    """Check that the first example of every file has `input_size` inputs per step; returns the number of files.
+
+    A data set made for another config fails here with a message naming both widths (and the
+    config it was made for, when dataset_info.json says), rather than deep inside TensorFlow.
+    An empty data set is an error too: Magenta reports loss 0 and perplexity 1 on one.
     """
     files = expand_paths(pattern, "sequence_example_file")
-    for record in read_all_records(pattern, "sequence_example_file"):
-        inputs, _ = parse_sequence_example(record)
-        if inputs.shape[1] != input_size:
-            raise MelodylibError(
-                f"{pattern}: the melodies are encoded with {inputs.shape[1]} inputs per step, but "
-                f"{config_name or 'this config'} expects {input_size}; was the data set made with "
-                f"another --config? Run create_dataset again with --config {config_name or 'NAME'}."
-            )
-        return len(files)
-    raise MelodylibError(f"{pattern}: the file holds no melodies (an empty data set); check create_dataset's statistics")
+    expected = f"{config_name or 'this config'} expects {input_size}"
+    found_any = False
+    for path in files:
+        for record in read_records(path):
+            inputs, _ = parse_sequence_example(record, str(path))
+            if inputs.shape[1] != input_size:
+                made_for = _dataset_config_name(path)
+                made_for = f" (it was made for {made_for})" if made_for else ""
+                raise MelodylibError(
+                    f"{path}: the melodies are encoded with {inputs.shape[1]} inputs per step{made_for}, but "
+                    f"{expected}; was the data set made with another --config? Run create_dataset again "
+                    f"with --config {config_name or 'NAME'}, or train with the config the data was made for."
+                )
+            found_any = True
+            break
+    if not found_any:
+        raise MelodylibError(
+            f"{pattern}: holds no melodies (an empty data set); check create_dataset's statistics "
+            "(e.g. melodies_discarded_too_short, polyphonic_tracks_discarded) or the --eval_ratio"
+        )
+    return len(files)
 
 
 def make_dataset(

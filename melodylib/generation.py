@@ -2,7 +2,8 @@
 
 All outputs and all beams advance together: one compiled model call per step on a batch of
 (outputs x beams x branches) rows, the recurrent state (LSTM and attention FIFO) carried from
-step to step (see `models.StepModel`).
+step to step (see `models.StepModel`). The beam search itself (`beam_search`) knows nothing of
+models: it takes a batched step function, so tests can drive it with a toy one.
 
 Differences from Magenta, on purpose:
 - Magenta's CLI starts generating one step after the primer's last note *ends*, rounded up, so
@@ -10,6 +11,8 @@ Differences from Magenta, on purpose:
   model's first free choice (magenta#2051). Here the continuation starts right after the
   primer's events.
 - Magenta's random draws are unseeded; here `seed` makes a run repeatable.
+- Magenta feeds its fixed-batch generate graph one batch of beams per output; here every
+  output and beam shares one batch per step.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from __future__ import annotations
 import ast
 import datetime
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -28,20 +31,30 @@ from melodylib.errors import MelodylibError
 from melodylib.melodies import NO_EVENT, Melody
 
 MIDDLE_C = 60
-TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e\u2032\u2033"
+TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e\u201a\u2032\u2033"
 
 
 @dataclass
 class GeneratedMelody:
-    """One generated melody: the events (primer first), where the continuation starts, its score."""
+    """One generated melody: the events (primer first), where the continuation starts, its score.
+
+    `log_likelihood` is the sum of the log-probabilities (under the temperature-scaled softmax)
+    of every event after the first, as the model saw them: `model_events` is the melody in the
+    model's range and key (the squashed primer and the continuation before transposing back),
+    and `transposition` the shift that squash applied (events = model_events shifted back).
+    """
 
     events: list[int]
     primer_length: int
     log_likelihood: float
     qpm: float = 120.0
+    model_events: list[int] = field(default_factory=list)
+    transposition: int = 0
+    temperature: float = 1.0
 
     @property
     def continuation(self) -> list[int]:
+        """The generated events after the primer."""
         return self.events[self.primer_length :]
 
     def to_note_sequence(self, velocity: int = 100):
@@ -52,19 +65,22 @@ class GeneratedMelody:
 # --- primers ---------------------------------------------------------------------------------
 def parse_primer_melody(text: str) -> list[int]:
     """Parse `--primer_melody`, a Python list of events such as "[60, -2, 60, -2, 67, -2]"."""
+    if not isinstance(text, str):
+        raise MelodylibError(f"--primer_melody must be text such as \"[60, -2, 62]\", got {type(text).__name__}")
     if any(quote in text for quote in TYPOGRAPHIC_QUOTES):
+        # Magenta's generator hung on these (magenta#615): they come from pasting into a word processor.
         raise MelodylibError(
             f"--primer_melody {text!r} contains typographic quotes (“ ” ‘ ’), probably pasted from a "
             "document; use plain quotes or none, e.g. --primer_melody=\"[60, -2, 60, -2, 67]\""
         )
     try:
         value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         raise MelodylibError(
             f"--primer_melody {text!r} is not a list of events; write e.g. \"[60, -2, 60, -2, 67, -2]\" "
             "(-2 = hold, -1 = note off, 0..127 = a new note)"
         ) from None
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise MelodylibError(f"--primer_melody {text!r} must be a list of whole numbers, e.g. [60, -2, 62]")
@@ -73,22 +89,31 @@ def parse_primer_melody(text: str) -> list[int]:
 
 def check_events(events: Sequence[int], what: str = "primer") -> list[int]:
     """Check that every event is -2 (no event), -1 (note off) or a MIDI pitch 0..127."""
-    events = [int(e) for e in events]
-    if not events:
-        raise MelodylibError(f"{what} is empty; give at least one event, e.g. [60]")
-    for position, event in enumerate(events):
+    try:
+        values = list(events)
+    except TypeError:
+        raise MelodylibError(f"{what} must be a list of events, got {type(events).__name__}") from None
+    checked = []
+    for position, event in enumerate(values):
+        if isinstance(event, (bool, np.bool_)) or not float(event).is_integer():
+            raise MelodylibError(f"{what}: event {event!r} at position {position} is not a whole number")
+        event = int(event)
         if event < NO_EVENT or event > 127:
             raise MelodylibError(
                 f"{what}: event {event} at position {position} is out of range; events are -2 (no event), "
                 "-1 (note off) or a MIDI pitch 0..127"
             )
-    return events
+        checked.append(event)
+    if not checked:
+        raise MelodylibError(f"{what} is empty; give at least one event, e.g. [60]")
+    return checked
 
 
 def primer_from_note_sequence(sequence, steps_per_quarter: int = 4) -> tuple[list[int], float, bool]:
     """A primer melody from a NoteSequence: (events, qpm, was_polyphonic).
 
-    All non-drum notes are taken as one line; where several start together the highest wins.
+    All non-drum notes are taken as one line; where several start together the highest wins
+    (Magenta's ignore_polyphonic_notes). The qpm is the sequence's first tempo (else 120).
     """
     from melodylib.melodies import melody_from_quantized_sequence
     from melodylib.quantize import quantize_note_sequence
@@ -100,8 +125,9 @@ def primer_from_note_sequence(sequence, steps_per_quarter: int = 4) -> tuple[lis
     merged.tempos = merged.tempos[:1]
     merged.time_signatures = merged.time_signatures[:1]
     quantized = quantize_note_sequence(merged, steps_per_quarter)
-    starts = quantized.start_step[~quantized.is_drum.astype(bool)] if len(quantized.start_step) else []
-    polyphonic = len(starts) != len(set(np.asarray(starts).tolist()))
+    pitched = ~quantized.is_drum.astype(bool)
+    starts = np.asarray(quantized.start_step)[pitched] if len(quantized.start_step) else np.array([], dtype=int)
+    polyphonic = len(starts) != len(set(starts.tolist()))
     melody = melody_from_quantized_sequence(
         quantized, search_start_step=0, instrument=0, gap_bars=float("inf"), ignore_polyphonic_notes=True
     )
@@ -114,12 +140,89 @@ def primer_from_note_sequence(sequence, steps_per_quarter: int = 4) -> tuple[lis
 
 
 def primer_from_midi(path: str | os.PathLike) -> tuple[list[int], float, bool]:
-    """A primer melody from a MIDI file: (events, qpm, was_polyphonic)."""
+    """A primer melody from a MIDI file: (events, qpm, was_polyphonic); the file's first tempo is kept."""
     from melodylib.readers import read_note_sequence
 
-    if not Path(path).exists():
+    if not Path(path).is_file():
         raise MelodylibError(f"--primer_midi {path}: no such file")
     return primer_from_note_sequence(read_note_sequence(path))
+
+
+# --- the beam search -------------------------------------------------------------------------
+StepFunction = Callable[[list, Any, np.ndarray], "tuple[Any, np.ndarray]"]
+SelectFunction = Callable[[Any, np.ndarray], Any]
+
+
+def beam_search(
+    sequences: Sequence[list],
+    state: Any,
+    scores: Sequence[float],
+    step: StepFunction,
+    select: SelectFunction,
+    num_steps: int,
+    beam_size: int = 1,
+    branch_factor: int = 1,
+    steps_per_iteration: int = 1,
+) -> tuple[list[list], Any, np.ndarray]:
+    """Magenta's stochastic beam search (spec §6.3), for several independent searches at once.
+
+    `sequences`, `state` (one row per search) and `scores` give each search's start. Every
+    search starts with `beam_size` copies of its sequence. The first iteration branches each
+    copy `branch_factor` times and extends it ((num_steps - 1) % steps_per_iteration) + 1
+    steps; every later iteration keeps each search's `beam_size` best rows (ties: the earlier
+    row), branches them and extends them `steps_per_iteration` steps.
+
+    `step(rows, state, scores) -> (state, scores)` extends every row (a list, appended to in
+    place) of every search by one event in one call; `select(state, indices)` returns the
+    state rows at `indices` (in that order). Returns each search's best sequence, the state
+    of those rows and their scores.
+    """
+    num_searches = len(sequences)
+    for name, value in (("beam_size", beam_size), ("branch_factor", branch_factor),
+                        ("steps_per_iteration", steps_per_iteration)):
+        if int(value) != value or value < 1:
+            raise MelodylibError(f"--{name} must be a whole number of at least 1, got {value}")
+    if num_steps < 0:
+        raise MelodylibError(f"the number of steps to generate must be 0 or more, got {num_steps}")
+    rows = np.repeat(np.arange(num_searches), beam_size)
+    histories = [list(sequences[row]) for row in rows]
+    state = select(state, rows)
+    scores = np.asarray(scores, dtype=np.float64)[rows]
+    rows_per_search = beam_size
+
+    def keep(indices: np.ndarray) -> None:
+        nonlocal histories, state, scores
+        histories = [list(histories[index]) for index in indices]
+        state = select(state, indices)
+        scores = scores[indices]
+
+    steps_left = num_steps
+    steps_now = (num_steps - 1) % steps_per_iteration + 1 if num_steps else 0
+    first = True
+    while steps_left > 0:
+        if not first:
+            survivors = []
+            for search in range(num_searches):
+                block = np.arange(search * rows_per_search, (search + 1) * rows_per_search)
+                # A stable sort on -score keeps heapq.nlargest's order: best first, ties by position.
+                survivors.append(block[np.argsort(-scores[block], kind="stable")[:beam_size]])
+            keep(np.concatenate(survivors))
+            rows_per_search = min(rows_per_search, beam_size)
+        if branch_factor > 1:
+            keep(np.repeat(np.arange(len(histories)), branch_factor))
+            rows_per_search *= branch_factor
+        for _ in range(steps_now):
+            state, scores = step(histories, state, scores)
+            scores = np.asarray(scores, dtype=np.float64)
+        steps_left -= steps_now
+        steps_now = steps_per_iteration
+        first = False
+    best = np.array(
+        [search * rows_per_search + int(np.argmax(scores[search * rows_per_search : (search + 1) * rows_per_search]))
+         for search in range(num_searches)],
+        dtype=np.int64,
+    )
+    return [histories[row] for row in best], select(state, best), scores[best]
 
 
 # --- the model side --------------------------------------------------------------------------
@@ -138,17 +241,33 @@ def _model_and_config(model_or_bundle: Any, config: MelodyRnnConfig | None) -> t
     return model_or_bundle, config
 
 
+@dataclass
+class _Rows:
+    """The generation state of every row: RNN state, last logits (already / temperature) and next inputs."""
+
+    rnn_state: list
+    logits: np.ndarray
+    pending_inputs: np.ndarray | None = None
+
+
 class MelodyGenerator:
     """Generates melodies from a trained model; holds the compiled step function between calls."""
 
     def __init__(self, model_or_bundle: Any, config: MelodyRnnConfig | None = None) -> None:
+        from melodylib.encoders import OneHotEncoder
         from melodylib.models import StepModel
 
         self.model, self.config = _model_and_config(model_or_bundle, config)
+        if int(self.model.inputs[0].shape[-1]) != self.config.encoder.input_size:
+            raise MelodylibError(
+                f"the model takes {int(self.model.inputs[0].shape[-1])} inputs per step but {self.config.name} "
+                f"encodes {self.config.encoder.input_size}; pass the config the model was built from"
+            )
         self.step_model = StepModel(self.model)
         self.encoder = self.config.encoder
+        # One-hot classes map one-to-one onto events; lookback and key classes do not.
+        self._ambiguous_classes = not isinstance(self.encoder, OneHotEncoder)
 
-    # The generation loop ------------------------------------------------------------------
     def generate(
         self,
         primer: Sequence[int] | None = None,
@@ -161,15 +280,23 @@ class MelodyGenerator:
         seed: int | None = None,
         qpm: float = 120.0,
     ) -> list[GeneratedMelody]:
-        """`num_outputs` melodies of `num_steps` events in total (primer included)."""
+        """`num_outputs` melodies of `num_steps` events in total (primer included; default primer: middle C).
+
+        The primer is squashed into the config's range and key, the continuation generated
+        there, and the result transposed back (spec §6.1); the primer comes back unchanged.
+        """
         primer = check_events(list(primer) if primer is not None else [MIDDLE_C])
-        _check_whole("num_steps", num_steps, 1)
-        _check_whole("num_outputs", num_outputs, 1)
-        _check_whole("beam_size", beam_size, 1)
-        _check_whole("branch_factor", branch_factor, 1)
-        _check_whole("steps_per_iteration", steps_per_iteration, 1)
-        if not temperature > 0:
-            raise MelodylibError(f"--temperature must be greater than 0, got {temperature}")
+        num_steps = _whole("num_steps", num_steps, 1)
+        num_outputs = _whole("num_outputs", num_outputs, 1)
+        beam_size = _whole("beam_size", beam_size, 1)
+        branch_factor = _whole("branch_factor", branch_factor, 1)
+        steps_per_iteration = _whole("steps_per_iteration", steps_per_iteration, 1)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) or not (
+            np.isfinite(temperature) and temperature > 0
+        ):
+            raise MelodylibError(f"--temperature must be a number greater than 0, got {temperature!r}")
+        if not (isinstance(qpm, (int, float, np.number)) and np.isfinite(qpm) and qpm > 0):
+            raise MelodylibError(f"--qpm must be a positive number, got {qpm!r}")
         if len(primer) >= num_steps:
             raise MelodylibError(
                 f"the primer has {len(primer)} steps but --num_steps is {num_steps}: num_steps counts the "
@@ -178,10 +305,10 @@ class MelodyGenerator:
         rng = np.random.default_rng(seed)
         squashed = Melody(list(primer))
         amount = squashed.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
-        primer_events = list(squashed.events)
-        histories, scores = self._beam_search(
-            primer_events, num_steps - len(primer_events), num_outputs, temperature, beam_size, branch_factor,
-            steps_per_iteration, rng,
+        model_primer = list(squashed.events)
+        histories, scores = self._search(
+            model_primer, num_steps - len(model_primer), num_outputs, float(temperature), beam_size,
+            branch_factor, steps_per_iteration, rng,
         )
         melodies = []
         for events, score in zip(histories, scores):
@@ -189,103 +316,100 @@ class MelodyGenerator:
             restored.transpose(-amount)
             # The primer is given back exactly as the user wrote it (squash may fold octaves).
             full = list(primer) + list(restored.events[len(primer) :])
-            melodies.append(GeneratedMelody(full, len(primer), float(score), qpm))
+            melodies.append(GeneratedMelody(full, len(primer), float(score), float(qpm), list(events), int(amount),
+                                            float(temperature)))
         return melodies
 
-    def _beam_search(self, primer, num_new_steps, num_outputs, temperature, beam_size, branch_factor,
-                     steps_per_iteration, rng):
-        """Magenta's stochastic beam search (spec §6.3), run for all outputs at once."""
-        import tensorflow as tf
-
-        # Prime once for one row, then copy the state to every beam of every output.
-        primer_inputs = self.encoder.inputs(primer)[None, :, :]
-        logits, state = self.step_model(primer_inputs, self.step_model.zero_state(1))
-        logits = logits.numpy()[0] / temperature
+    def _search(self, primer, num_new_steps, num_outputs, temperature, beam_size, branch_factor,
+                steps_per_iteration, rng) -> tuple[list[list[int]], np.ndarray]:
+        """Prime once, then run `beam_search` over every output at once; returns the histories and scores."""
+        # The primer runs once, for one row; its state is then copied to every output and beam.
+        logits, rnn_state = self.step_model(self.encoder.inputs(primer)[None, :, :], self.step_model.zero_state(1))
+        logits = logits.numpy()[0].astype(np.float64) / temperature
         primer_score = 0.0
         if len(primer) > 1:
             log_probabilities = _log_softmax(logits[:-1])
             labels = self.encoder.labels(primer)[1:]
             primer_score = float(log_probabilities[np.arange(len(labels)), labels].sum())
-        last_logits = np.repeat(logits[-1:], num_outputs * beam_size, axis=0)
-        state = self.step_model.tile_state(state, num_outputs * beam_size)
-        histories = [list(primer) for _ in range(num_outputs * beam_size)]
-        scores = np.full(num_outputs * beam_size, primer_score)
-        rows_per_output = beam_size
-        first_steps = ((num_new_steps - 1) % steps_per_iteration) + 1 if num_new_steps > 0 else 0
-        steps_done = 0
-        first = True
-        while steps_done < num_new_steps:
-            if not first:
-                # Prune each output's rows to its best beam_size.
-                keep = []
-                for output in range(num_outputs):
-                    rows = np.arange(output * rows_per_output, (output + 1) * rows_per_output)
-                    best = rows[np.argsort(-scores[rows], kind="stable")[:beam_size]]
-                    keep.extend(best.tolist())
-                histories, scores, last_logits, state = _select(histories, scores, last_logits, state, keep)
-                rows_per_output = beam_size
-            # Branch every surviving row branch_factor times.
-            if branch_factor > 1:
-                keep = np.repeat(np.arange(len(histories)), branch_factor).tolist()
-                histories, scores, last_logits, state = _select(histories, scores, last_logits, state, keep)
-                rows_per_output *= branch_factor
-            steps = first_steps if first else steps_per_iteration
-            first = False
-            for _ in range(steps):
-                probabilities = _softmax(last_logits)
-                classes = _sample(probabilities, rng)
-                scores = scores + np.log(np.maximum(probabilities[np.arange(len(classes)), classes], 1e-300))
-                next_inputs = np.empty((len(histories), 1, self.encoder.input_size), np.float32)
-                for row, (history, label) in enumerate(zip(histories, classes)):
-                    history.append(int(self.encoder.class_index_to_event(int(label), history)))
-                    next_inputs[row, 0] = self.encoder.input_for_last_position(history)
-                steps_done += 1
-                if steps_done < num_new_steps:
-                    logits, state = self.step_model(tf.constant(next_inputs), state)
-                    last_logits = logits.numpy()[:, -1, :] / temperature
-        # The best row of each output.
-        best_histories, best_scores = [], []
-        for output in range(num_outputs):
-            rows = np.arange(output * rows_per_output, (output + 1) * rows_per_output)
-            best = rows[int(np.argmax(scores[rows]))]
-            best_histories.append(histories[best])
-            best_scores.append(scores[best])
-        return best_histories, best_scores
+        start = _Rows(rnn_state, logits[-1:], None)
+
+        def step(histories: list[list[int]], rows: _Rows, scores: np.ndarray) -> tuple[_Rows, np.ndarray]:
+            return self._extend(histories, rows, scores, temperature, rng)
+
+        histories, _, scores = beam_search(
+            [list(primer) for _ in range(num_outputs)], _select_rows(start, np.zeros(num_outputs, np.int64)),
+            [primer_score] * num_outputs, step, _select_rows, num_new_steps, beam_size, branch_factor,
+            steps_per_iteration,
+        )
+        return histories, scores
+
+    def _extend(self, histories: list[list[int]], rows: _Rows, scores: np.ndarray, temperature: float,
+                rng: np.random.Generator) -> tuple[_Rows, np.ndarray]:
+        """One step for every row: run the model on the pending inputs, sample, decode, append, score."""
+        import tensorflow as tf
+
+        rnn_state, logits = rows.rnn_state, rows.logits
+        if rows.pending_inputs is not None:
+            step_logits, rnn_state = self.step_model(tf.constant(rows.pending_inputs), rnn_state)
+            logits = step_logits.numpy()[:, -1, :].astype(np.float64) / temperature
+        log_probabilities = _log_softmax(logits)
+        classes = _sample(np.exp(log_probabilities), rng)
+        scored = classes.copy()
+        next_inputs = np.empty((len(histories), 1, self.encoder.input_size), np.float32)
+        for row, (history, chosen) in enumerate(zip(histories, classes)):
+            history.append(int(self.encoder.class_index_to_event(int(chosen), history)))
+            next_inputs[row, 0] = self.encoder.input_for_last_position(history)
+            if self._ambiguous_classes:
+                scored[row] = self.encoder.labels(history)[-1]
+        # Magenta adds log p(sampled class). With lookback classes two classes can decode to the
+        # same event (a pitch and "repeat the bar before"), and Magenta's melody_log_likelihood
+        # scores the encoder's own label of the event; scoring that label here too makes a beam's
+        # score exactly the log-likelihood of its melody (the project's change).
+        scores = scores + log_probabilities[np.arange(len(scored)), scored]
+        return _Rows(rnn_state, logits, next_inputs), scores
 
     # Scoring ------------------------------------------------------------------------------
-    def log_likelihood(self, events: Sequence[int]) -> float:
-        """Sum of log p(event i | events before it) for i = 1..N-1, the melody squashed first."""
+    def log_likelihood(self, events: Sequence[int], temperature: float = 1.0, squash: bool = True) -> float:
+        """Sum of log p(event i | events before it) for i = 1..N-1 under softmax(logits / temperature).
+
+        With `squash` (the default) the melody is first squashed into the config's range and key,
+        as in training; pass squash=False for events already in the model's space (e.g. a
+        GeneratedMelody's `model_events`).
+        """
         events = check_events(events, "melody")
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise MelodylibError(f"temperature must be greater than 0, got {temperature}")
         if len(events) < 2:
             return 0.0
-        squashed = Melody(list(events))
-        squashed.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
-        inputs, labels = self.encoder.encode(list(squashed.events))
+        model_melody = Melody(list(events))
+        if squash:
+            model_melody.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
+        inputs, labels = self.encoder.encode(list(model_melody.events))
         logits, _ = self.step_model(inputs[None, :, :], self.step_model.zero_state(1))
-        log_probabilities = _log_softmax(logits.numpy()[0])
+        log_probabilities = _log_softmax(logits.numpy()[0].astype(np.float64) / temperature)
         return float(log_probabilities[np.arange(len(labels)), labels].sum())
 
 
-def _check_whole(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not float(value).is_integer() or value < minimum:
-        raise MelodylibError(f"--{name} must be a whole number of at least {minimum}, got {value}")
+def _whole(name: str, value: Any, minimum: int) -> int:
+    """`value` as an int if it is a whole number >= minimum, else a MelodylibError naming the flag."""
+    try:
+        whole = not isinstance(value, (bool, np.bool_)) and float(value).is_integer()
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or value < minimum:
+        raise MelodylibError(f"--{name} must be a whole number of at least {minimum}, got {value!r}")
+    return int(value)
 
 
-def _select(histories, scores, last_logits, state, rows):
+def _select_rows(rows: _Rows, indices: np.ndarray) -> _Rows:
     from melodylib.models import gather_state
 
-    return (
-        [list(histories[row]) for row in rows],
-        scores[rows],
-        last_logits[rows],
-        gather_state(state, rows),
+    indices = np.asarray(indices, dtype=np.int64)
+    return _Rows(
+        gather_state(rows.rnn_state, indices),
+        rows.logits[indices],
+        None if rows.pending_inputs is None else rows.pending_inputs[indices],
     )
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -294,36 +418,47 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _sample(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One class per row, drawn from that row's distribution."""
+    """One class per row, drawn from that row's distribution (one uniform draw per row)."""
     cumulative = np.cumsum(probabilities, axis=-1)
     draws = rng.random(len(probabilities))[:, None] * cumulative[:, -1:]
     return np.minimum((cumulative <= draws).sum(axis=-1), probabilities.shape[-1] - 1)
 
 
-def melody_log_likelihood(model_or_bundle: Any, melody: Sequence[int] | Melody, config: MelodyRnnConfig | None = None) -> float:
-    """Score any melody under a model or bundle: Magenta's melody_log_likelihood (spec §6.1).
+def melody_log_likelihood(
+    model_or_bundle: Any,
+    melody: Sequence[int] | Melody | GeneratedMelody,
+    config: MelodyRnnConfig | None = None,
+    temperature: float = 1.0,
+    squash: bool = True,
+) -> float:
+    """Score any melody under a model, bundle or MelodyGenerator: Magenta's melody_log_likelihood.
 
-    The melody is squashed as in training; the result is the sum of the log-probabilities of
-    events 1..N-1 given the events before them.
+    The melody is squashed as in training (unless squash=False); the result is the sum of the
+    log-probabilities of events 1..N-1 given the events before them. A GeneratedMelody is
+    scored as the model saw it (its `model_events`, not squashed again).
     """
-    events = list(melody.events) if isinstance(melody, Melody) else list(melody)
+    if isinstance(melody, GeneratedMelody):
+        events, squash = list(melody.model_events or melody.events), not melody.model_events and squash
+    else:
+        events = list(melody.events) if isinstance(melody, Melody) else list(melody)
     generator = model_or_bundle if isinstance(model_or_bundle, MelodyGenerator) else MelodyGenerator(model_or_bundle, config)
-    return generator.log_likelihood(events)
+    return generator.log_likelihood(events, temperature=temperature, squash=squash)
 
 
 def output_filenames(output_dir: str | os.PathLike, num_outputs: int, when: datetime.datetime | None = None) -> list[Path]:
-    """Magenta's file names: <output_dir>/<YYYY-MM-DD_HHMMSS>_<i>.mid, i zero-padded."""
+    """Magenta's file names: <output_dir>/<YYYY-MM-DD_HHMMSS>_<i>.mid, i from 1, zero-padded to num_outputs' digits."""
     when = when or datetime.datetime.now()
     stamp = when.strftime("%Y-%m-%d_%H%M%S")
     digits = len(str(num_outputs))
     return [Path(output_dir) / f"{stamp}_{str(i + 1).zfill(digits)}.mid" for i in range(num_outputs)]
 
 
-def write_melodies(melodies: Sequence[GeneratedMelody], output_dir: str | os.PathLike) -> list[Path]:
-    """Write each melody (primer included, velocity 100) as a MIDI file; returns the paths."""
+def write_melodies(melodies: Sequence[GeneratedMelody], output_dir: str | os.PathLike,
+                   when: datetime.datetime | None = None) -> list[Path]:
+    """Write each melody (primer included, velocity 100, its qpm) as a MIDI file; returns the paths."""
     from melodylib.music import write_midi
 
-    paths = output_filenames(output_dir, len(melodies))
+    paths = output_filenames(output_dir, len(melodies), when)
     for melody, path in zip(melodies, paths):
         write_midi(melody.to_note_sequence(), path)
     return paths

@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.tfrecords import read_all_records
+from melodylib.tfrecords import expand_paths, read_all_records, read_records
 
 _LENGTH_DELIMITED = 2
 
@@ -54,7 +54,9 @@ def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
             f"inputs must be [steps, input_size] and labels [steps] with the same steps; "
             f"got {inputs.shape} and {labels.shape}"
         )
-    if labels.size and labels.min() < 0:
+    if labels.size == 0:
+        raise MelodylibError("a melody needs at least 2 events to give one (input, label) step; got 0 steps")
+    if labels.min() < 0:
         raise MelodylibError("labels must be non-negative class indices")
     num_steps, input_size = inputs.shape
     # Feature{float_list: FloatList{value: [packed floats]}} is identical in layout for every step.
@@ -83,23 +85,43 @@ def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
     return _field(2, feature_lists)
 
 
-def parse_sequence_example(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Parse one SequenceExample into (inputs float32 [T, input_size], labels int64 [T]) with TensorFlow."""
-    import tensorflow as tf
+def parse_sequence_example(payload: bytes, source: str = "record") -> tuple[np.ndarray, np.ndarray]:
+    """Parse one SequenceExample into (inputs float32 [T, input_size], labels int64 [T]) with TensorFlow.
 
-    example = tf.train.SequenceExample.FromString(payload)
+    Anything else (a NoteSequence record, a ragged or empty feature list) raises MelodylibError
+    naming `source`.
+    """
+    import tensorflow as tf
+    from google.protobuf.message import DecodeError
+
+    not_melody = (
+        f"{source} is not a melody SequenceExample (feature lists 'inputs' and 'labels', one entry per "
+        "step); give the training_melodies.tfrecord or eval_melodies.tfrecord written by create_dataset"
+    )
+    try:
+        example = tf.train.SequenceExample.FromString(payload)
+    except DecodeError:
+        raise MelodylibError(not_melody) from None
     feature_lists = example.feature_lists.feature_list
     if "inputs" not in feature_lists or "labels" not in feature_lists:
-        raise MelodylibError("record is not a melody SequenceExample (needs feature lists 'inputs' and 'labels')")
-    inputs = np.array([list(f.float_list.value) for f in feature_lists["inputs"].feature], dtype=np.float32)
-    labels = np.array([f.int64_list.value[0] for f in feature_lists["labels"].feature], dtype=np.int64)
-    return inputs, labels
+        raise MelodylibError(not_melody)
+    input_rows = [list(feature.float_list.value) for feature in feature_lists["inputs"].feature]
+    label_rows = [list(feature.int64_list.value) for feature in feature_lists["labels"].feature]
+    if (
+        not input_rows
+        or len(input_rows) != len(label_rows)
+        or len({len(row) for row in input_rows}) != 1
+        or any(len(row) != 1 for row in label_rows)
+    ):
+        raise MelodylibError(not_melody)
+    return np.array(input_rows, dtype=np.float32), np.array([row[0] for row in label_rows], dtype=np.int64)
 
 
 def read_sequence_examples(pattern: str | os.PathLike) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Iterate over (inputs, labels) of every SequenceExample in the files matching `pattern`."""
-    for record in read_all_records(pattern, "sequence_example_file"):
-        yield parse_sequence_example(record)
+    """Iterate over (inputs, labels) of every SequenceExample in the files matching `pattern` (plain or GZIP)."""
+    for path in expand_paths(pattern, "sequence_example_file"):
+        for index, record in enumerate(read_records(path)):
+            yield parse_sequence_example(record, f"{path}: record {index}")
 
 
 def count_records(pattern: str | os.PathLike) -> int:

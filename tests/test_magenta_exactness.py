@@ -1,0 +1,300 @@
+"""Issue 2's exactness check: our `convert` + `create_dataset` against Magenta's own outputs.
+
+The fixtures in tests/data/magenta/ were written by the original Magenta 2.1.4 / note_seq 0.0.5 on
+32 real MIDI files (see its README.md). Here the files go through `melody_rnn convert` and
+`melody_rnn create_dataset --eval_ratio 0` exactly as a user runs them, and everything Magenta
+produced must come out the same: the NoteSequences, the time-change segments, the melodies before
+and after squash, every (inputs, labels) SequenceExample of the four configs, and the statistics.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from melodylib import cli
+from melodylib.configs import CONFIG_NAMES, get_config
+from melodylib.datasets import INFO_FILE, TRAINING_FILE
+from melodylib.melodies import extract_melodies_with_statistics
+from melodylib.music import read_note_sequences
+from melodylib.quantize import split_and_quantize, split_on_time_changes
+from melodylib.tfrecords import read_records
+
+DATA = Path(__file__).parent / "data" / "magenta"
+REAL_MIDI = DATA / "real_midi"
+TIME_TOLERANCE = 1e-6
+
+
+def load_json(name: str) -> dict:
+    with gzip.open(DATA / name, "rt") as handle:
+        return json.load(handle)
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    return load_json("pipeline_reference.json.gz")
+
+
+@pytest.fixture(scope="module")
+def magenta_sequences() -> dict[str, dict]:
+    return {sequence["filename"]: sequence for sequence in load_json("notesequences.json.gz")["sequences"]}
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory) -> Path:
+    """`melody_rnn convert` on the real MIDI folder, as a user runs it."""
+    output_file = tmp_path_factory.mktemp("convert") / "notesequences.tfrecord"
+    status = cli.main(["convert", "--input_dir", str(REAL_MIDI), "--output_file", str(output_file),
+                       "--num_workers", "1"])
+    assert status == 0
+    return output_file
+
+
+@pytest.fixture(scope="module")
+def our_sequences(converted) -> dict:
+    return {sequence.filename: sequence for sequence in read_note_sequences(converted)}
+
+
+@pytest.fixture(scope="module")
+def datasets(converted, tmp_path_factory) -> dict[str, Path]:
+    """`melody_rnn create_dataset --eval_ratio 0` for each of the four configs."""
+    output_dirs = {}
+    for config_name in CONFIG_NAMES:
+        output_dir = tmp_path_factory.mktemp(f"dataset_{config_name}")
+        status = cli.main(["create_dataset", "--config", config_name, "--input", str(converted),
+                           "--output_dir", str(output_dir), "--eval_ratio", "0", "--num_workers", "1"])
+        assert status == 0
+        output_dirs[config_name] = output_dir
+    return output_dirs
+
+
+# --- reading SequenceExamples (TensorFlow's own parser, independent of melodylib's) -------------
+
+
+def parse_examples(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(inputs float32 [T, I], labels int64 [T]) of every SequenceExample in a TFRecord file."""
+    import tensorflow as tf
+
+    examples = []
+    for payload in read_records(path):
+        example = tf.train.SequenceExample.FromString(payload)
+        assert not example.context.feature, f"{path}: a melody example has no context features"
+        feature_lists = example.feature_lists.feature_list
+        assert set(feature_lists) == {"inputs", "labels"}
+        inputs = np.array([list(row.float_list.value) for row in feature_lists["inputs"].feature], dtype=np.float32)
+        labels = np.array([list(row.int64_list.value) for row in feature_lists["labels"].feature], dtype=np.int64)
+        assert labels.ndim == 2 and labels.shape[1] == 1
+        examples.append((inputs, labels[:, 0]))
+    return examples
+
+
+def example_key(inputs: np.ndarray, labels: np.ndarray) -> tuple:
+    """A content key of one example: equal keys mean exactly equal inputs and labels."""
+    digest = hashlib.sha256(np.ascontiguousarray(inputs, dtype="<f4").tobytes()).hexdigest()
+    return (len(labels), tuple(labels.tolist()), inputs.shape, digest)
+
+
+def magenta_examples(config_name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    with gzip.open(DATA / f"{config_name}_training_melodies.tfrecord.gz", "rb") as compressed:
+        raw = compressed.read()
+    plain = Path(f"/tmp/_magenta_{config_name}_{hashlib.sha1(raw).hexdigest()[:8]}.tfrecord")
+    if not plain.exists():
+        plain.write_bytes(raw)
+    return parse_examples(plain)
+
+
+# --- NoteSequences --------------------------------------------------------------------------------
+
+
+def test_convert_reads_every_file_with_magentas_metadata(our_sequences, magenta_sequences):
+    assert set(our_sequences) == set(magenta_sequences)
+    assert len(our_sequences) == 32
+    for filename, theirs in magenta_sequences.items():
+        ours = our_sequences[filename]
+        assert ours.id == theirs["id"]
+        assert ours.collection_name == theirs["collection_name"]
+        assert ours.ticks_per_quarter == theirs["ticks_per_quarter"]
+
+
+def test_note_sequences_equal_note_seqs(our_sequences, magenta_sequences):
+    differences = []
+    for filename, theirs in sorted(magenta_sequences.items()):
+        ours = our_sequences[filename]
+        our_notes = [(n.pitch, n.velocity, n.start_time, n.end_time, n.instrument, n.program, n.is_drum)
+                     for n in ours.notes]
+        their_notes = [tuple(note) for note in theirs["notes"]]
+        if len(our_notes) != len(their_notes):
+            differences.append(f"{filename}: {len(our_notes)} notes, note_seq {len(their_notes)}")
+            continue
+        for index, (mine, other) in enumerate(zip(our_notes, their_notes)):
+            same_fields = mine[:2] == tuple(other[:2]) and mine[4:] == (other[4], other[5], bool(other[6]))
+            same_times = abs(mine[2] - other[2]) <= TIME_TOLERANCE and abs(mine[3] - other[3]) <= TIME_TOLERANCE
+            if not (same_fields and same_times):
+                differences.append(f"{filename} note {index}: {mine} != {other}")
+                break
+        # Tempos feed plain float comparisons when splitting, so they must be the very same doubles.
+        if [(t.time, t.qpm) for t in ours.tempos] != [tuple(t) for t in theirs["tempos"]]:
+            differences.append(f"{filename}: tempos {ours.tempos} != {theirs['tempos']}")
+        our_meters = [(t.time, t.numerator, t.denominator) for t in ours.time_signatures]
+        their_meters = [tuple(t) for t in theirs["time_signatures"]]
+        if len(our_meters) != len(their_meters) or any(
+            abs(a[0] - b[0]) > TIME_TOLERANCE or a[1:] != b[1:] for a, b in zip(our_meters, their_meters)
+        ):
+            differences.append(f"{filename}: time signatures {our_meters} != {their_meters}")
+        our_keys = [(k.time, k.key, k.mode) for k in ours.key_signatures]
+        if our_keys != [tuple(k) for k in theirs["key_signatures"]]:
+            differences.append(f"{filename}: key signatures {our_keys} != {theirs['key_signatures']}")
+        if abs(ours.total_time - theirs["total_time"]) > TIME_TOLERANCE:
+            differences.append(f"{filename}: total_time {ours.total_time} != {theirs['total_time']}")
+    assert not differences, "\n".join(differences)
+
+
+# --- segments and melodies --------------------------------------------------------------------------
+
+
+def test_time_change_segments_equal_magentas(our_sequences, reference):
+    differences = []
+    for record in reference["files"]:
+        sequence = our_sequences[record["filename"]]
+        pieces = split_on_time_changes(sequence)
+        segments = record["segments"]
+        if len(pieces) != len(segments):
+            differences.append(f"{record['filename']}: {len(pieces)} segments, Magenta {len(segments)}")
+            continue
+        quantized, _ = split_and_quantize(sequence)
+        kept = [segment for segment in segments if segment["quantized"]]
+        if len(quantized) != len(kept):
+            differences.append(f"{record['filename']}: {len(quantized)} quantized segments, Magenta {len(kept)}")
+            continue
+        for piece, segment in zip(pieces, segments):
+            if len(piece.notes) != segment["num_notes"] or abs(piece.total_time - segment["total_time"]) > TIME_TOLERANCE:
+                differences.append(f"{record['filename']} segment {segment['index']}: notes/total_time differ")
+        for ours, segment in zip(quantized, kept):
+            theirs = (segment["qpm"], tuple(segment["time_signature"] or (4, 4)), segment["total_quantized_steps"],
+                      segment["steps_per_bar"])
+            mine = (ours.qpm, (ours.numerator, ours.denominator), ours.total_steps, ours.steps_per_bar)
+            if mine != theirs:
+                differences.append(f"{record['filename']} segment {segment['index']}: {mine} != {theirs}")
+    assert not differences, "\n".join(differences)
+
+
+def our_melodies_by_segment(sequence) -> dict[int, list]:
+    """Our melodies per time-change segment (numbered as Magenta numbers them), in emission order."""
+    segments = split_on_time_changes(sequence)
+    quantized, _ = split_and_quantize(sequence)
+    # split_and_quantize drops segments it cannot quantize; number the kept ones like Magenta.
+    kept_indices = []
+    for index, segment in enumerate(segments):
+        try:
+            from melodylib.quantize import quantize_note_sequence
+
+            quantize_note_sequence(segment)
+            kept_indices.append(index)
+        except ValueError:
+            pass
+    assert len(kept_indices) == len(quantized)
+    result = {}
+    for index, piece in zip(kept_indices, quantized):
+        melodies, _ = extract_melodies_with_statistics(piece)
+        result[index] = melodies
+    return result
+
+
+def test_melodies_before_and_after_squash_equal_magentas(our_sequences, reference):
+    configs = {name: get_config(name) for name in CONFIG_NAMES}
+    differences = []
+    counted = 0
+    for record in reference["files"]:
+        filename = record["filename"]
+        ours = our_melodies_by_segment(our_sequences[filename])
+        theirs = collections.defaultdict(list)
+        for melody in sorted(record["melodies"], key=lambda m: m["index_in_file"]):
+            theirs[melody["segment"]].append(melody)
+        for segment in sorted(set(ours) | set(theirs)):
+            mine, other = ours.get(segment, []), theirs.get(segment, [])
+            if [(m.start_step, m.end_step) for m in mine] != [(m["start_step"], m["end_step"]) for m in other]:
+                differences.append(
+                    f"{filename} segment {segment}: melodies at {[(m.start_step, m.end_step) for m in mine]}, "
+                    f"Magenta {[(m['start_step'], m['end_step']) for m in other]} (instruments "
+                    f"{[m['instrument'] for m in other]})"
+                )
+                continue
+            for melody, expected in zip(mine, other):
+                counted += 1
+                where = f"{filename} segment {segment} instrument {expected['instrument']} step {expected['start_step']}"
+                if melody.events != expected["events"] or melody.steps_per_bar != expected["steps_per_bar"]:
+                    differences.append(f"{where}: events differ before squash")
+                    continue
+                for name, config in configs.items():
+                    squashed = melody.copy()
+                    amount = squashed.squash(config.min_note, config.max_note, config.transpose_to_key)
+                    if amount != expected["transpose_amount"][name] or squashed.events != expected["squashed_events"][name]:
+                        differences.append(f"{where}: {name} squash differs")
+                        continue
+                    _, labels = config.encoder.encode(squashed.events)
+                    if labels.tolist() != expected["labels"][name]:
+                        differences.append(f"{where}: {name} labels differ")
+    assert not differences, "\n".join(differences)
+    assert counted == sum(len(record["melodies"]) for record in reference["files"]) == 54
+
+
+# --- SequenceExamples and statistics -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_name", CONFIG_NAMES)
+def test_sequence_examples_equal_magentas(datasets, config_name, reference):
+    ours = parse_examples(datasets[config_name] / TRAINING_FILE)
+    theirs = magenta_examples(config_name)
+    assert len(theirs) == reference["configs"][config_name]["num_records"] == 54
+    config = get_config(config_name)
+    for inputs, _ in ours:
+        assert inputs.shape[1] == config.encoder.input_size
+    our_keys = collections.Counter(example_key(*example) for example in ours)
+    their_keys = collections.Counter(example_key(*example) for example in theirs)
+    missing = their_keys - our_keys
+    extra = our_keys - their_keys
+    assert not missing and not extra, (
+        f"{config_name}: {sum(missing.values())} of Magenta's examples missing, {sum(extra.values())} extra; "
+        f"missing label lengths {sorted(key[0] for key in missing)}, extra {sorted(key[0] for key in extra)}"
+    )
+    # eval_ratio 0: nothing in the eval file.
+    assert parse_examples(datasets[config_name] / "eval_melodies.tfrecord") == []
+
+
+def magenta_counter_names(statistics: dict) -> dict:
+    """Our statistics in the shape of Magenta's log: histogram buckets merged into one dict, zeros dropped."""
+    result: dict = {}
+    histogram: dict = {}
+    for name, value in statistics.items():
+        if "melody_lengths_in_bars_[" in name:
+            base, bucket = name.split("_[", 1)
+            lower = bucket.split(",", 1)[0]
+            if value:
+                histogram[str(int(float(lower))) if lower != "-inf" else lower] = value
+            result[base] = histogram
+        elif value:
+            result[name] = value
+    return result
+
+
+@pytest.mark.parametrize("config_name", CONFIG_NAMES)
+def test_statistics_equal_magentas(datasets, config_name, reference):
+    info = json.loads((datasets[config_name] / INFO_FILE).read_text())
+    ours = magenta_counter_names(info["statistics"])
+    theirs = {name: value for name, value in reference["total_statistics"].items() if value}
+    assert ours == theirs
+    assert info["training_melodies"] == 54 and info["eval_melodies"] == 0
+
+
+def test_histogram_bucket_names_parse():
+    assert magenta_counter_names({"X_melody_lengths_in_bars_[10,20)": 3, "X_melody_lengths_in_bars_[0,1)": 0}) == {
+        "X_melody_lengths_in_bars": {"10": 3}
+    }
+    assert not math.isnan(1.0)
