@@ -7,7 +7,12 @@ so that `import melodylib` is quick and TensorFlow is loaded only when a model i
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# TensorFlow's C++ start-up chatter (oneDNN, CPU instructions) is noise for learners; warnings
+# and errors still show. Set TF_CPP_MIN_LOG_LEVEL yourself to see everything.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 

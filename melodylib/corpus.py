@@ -254,7 +254,7 @@ def split_melodies(subset: str = "full", split: str = "eval", root: str | os.Pat
     They come from the same extraction as the data sets (Magenta's settings), so statistics of
     real tunes can be set beside statistics of generated ones.
     """
-    from melodylib.datasets import is_eval_sequence, melodies_from_note_sequence
+    from melodylib.datasets import is_eval_sequence, melodies_from_note_sequence, split_key
     from melodylib.music import read_note_sequences
 
     if split not in ("training", "eval"):
@@ -264,7 +264,7 @@ def split_melodies(subset: str = "full", split: str = "eval", root: str | os.Pat
         raise MelodylibError(f"{path} is missing; build the corpus first: melody_rnn build_corpus --subset {subset}")
     melodies = []
     for sequence in read_note_sequences(path):
-        if is_eval_sequence(sequence.id, EVAL_RATIO, SPLIT_SEED) != (split == "eval"):
+        if is_eval_sequence(split_key(sequence), EVAL_RATIO, SPLIT_SEED) != (split == "eval"):
             continue
         melodies.extend(melodies_from_note_sequence(sequence))
         if limit and len(melodies) >= limit:

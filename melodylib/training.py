@@ -517,6 +517,13 @@ def load_trained_model(run_dir: str | os.PathLike | None = None, checkpoint_file
 
     if run_dir is None and checkpoint_file is None:
         raise MelodylibError("give --run_dir or --checkpoint_file")
+    from melodylib.magenta_import import is_magenta_checkpoint, load_magenta_checkpoint
+
+    magenta_path = run_dir if run_dir is not None else checkpoint_file
+    if is_magenta_checkpoint(magenta_path):
+        # A training directory or checkpoint written by Magenta itself (TF1 variable names).
+        bundle = load_magenta_checkpoint(magenta_path, config)
+        return bundle.build_model(), bundle.config, int(bundle.training.get("training_steps", 0))
     if run_dir is not None:
         run_dir = Path(run_dir)
         if not run_dir.is_dir():

@@ -13,7 +13,6 @@ import collections
 import gzip
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import pytest
 
 from melodylib import cli
 from melodylib.configs import CONFIG_NAMES, get_config
-from melodylib.datasets import INFO_FILE, TRAINING_FILE
+from melodylib.datasets import INFO_FILE, TRAINING_FILE, DatasetSummary, melodies_from_note_sequence
 from melodylib.melodies import extract_melodies_with_statistics
 from melodylib.music import read_note_sequences
 from melodylib.quantize import split_and_quantize, split_on_time_changes
@@ -284,17 +283,62 @@ def magenta_counter_names(statistics: dict) -> dict:
     return result
 
 
+def magenta_run_statistics(reference: dict) -> dict:
+    """The counters Magenta's melody_rnn_create_dataset logged: the sum of the per-file counters.
+
+    Not `total_statistics`: the fixture script merged Magenta's Statistic objects in place
+    (statistics.merge_statistics mutates the first object of each name) and then merged them again,
+    so files with several time-change segments were counted twice there (52 transpositions instead
+    of the 42 that melody_rnn_create_dataset itself logged on these files).
+    """
+    totals: dict = {}
+    for record in reference["files"]:
+        for name, value in record["statistics"].items():
+            if isinstance(value, dict):
+                histogram = totals.setdefault(name, {})
+                for bucket, count in value.items():
+                    histogram[bucket] = histogram.get(bucket, 0) + count
+            else:
+                totals[name] = totals.get(name, 0) + value
+    return {name: value for name, value in totals.items() if value}
+
+
+def test_magentas_logged_statistics():
+    """The numbers melody_rnn_create_dataset logged on these 32 files (same for every config)."""
+    reference = load_json("pipeline_reference.json.gz")
+    assert magenta_run_statistics(reference) == {
+        "DAGPipeline_MelodyExtractor_training_melodies_discarded_too_few_pitches": 1,
+        "DAGPipeline_MelodyExtractor_training_melodies_discarded_too_short": 49,
+        "DAGPipeline_MelodyExtractor_training_melodies_truncated": 1,
+        "DAGPipeline_MelodyExtractor_training_melody_lengths_in_bars": {"7": 4, "8": 2, "10": 30, "20": 17, "40": 1},
+        "DAGPipeline_MelodyExtractor_training_polyphonic_tracks_discarded": 37,
+        "DAGPipeline_RandomPartition_training_melodies_count": 32,
+        "DAGPipeline_TranspositionPipeline_training_transpositions_generated": 42,
+    }
+
+
 @pytest.mark.parametrize("config_name", CONFIG_NAMES)
 def test_statistics_equal_magentas(datasets, config_name, reference):
     info = json.loads((datasets[config_name] / INFO_FILE).read_text())
-    ours = magenta_counter_names(info["statistics"])
-    theirs = {name: value for name, value in reference["total_statistics"].items() if value}
-    assert ours == theirs
+    assert magenta_counter_names(info["statistics"]) == magenta_run_statistics(reference)
     assert info["training_melodies"] == 54 and info["eval_melodies"] == 0
+
+
+def test_statistics_per_file_equal_magentas(our_sequences, reference):
+    differences = []
+    for record in reference["files"]:
+        counters: collections.Counter = collections.Counter()
+        melodies = melodies_from_note_sequence(our_sequences[record["filename"]], counters=counters)
+        summary = DatasetSummary(config="basic_rnn")
+        summary.add_sequence("training", counters, [len(melody) - 1 for melody in melodies])
+        ours = magenta_counter_names(summary.magenta_statistics())
+        theirs = {name: value for name, value in record["statistics"].items() if value}
+        if ours != theirs:
+            differences.append(f"{record['filename']}: {ours} != {theirs}")
+    assert not differences, "\n".join(differences)
 
 
 def test_histogram_bucket_names_parse():
     assert magenta_counter_names({"X_melody_lengths_in_bars_[10,20)": 3, "X_melody_lengths_in_bars_[0,1)": 0}) == {
         "X_melody_lengths_in_bars": {"10": 3}
     }
-    assert not math.isnan(1.0)

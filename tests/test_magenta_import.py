@@ -422,6 +422,17 @@ def test_a_magenta_run_dir_and_checkpoint(imported, tmp_path):
     assert "--config is mono_rnn" in str(error.value) and "those are the sizes of basic_rnn" in str(error.value)
 
 
+def test_generate_from_a_magenta_run_dir_through_the_cli(tmp_path):
+    from melodylib.cli import main
+
+    run_dir = _magenta_run_dir(tmp_path, "basic_rnn_small")
+    output_dir = tmp_path / "generated"
+    code = main(["generate", "--config", "basic_rnn", "--run_dir", str(run_dir), "--output_dir", str(output_dir),
+                 "--num_outputs", "2", "--num_steps", "24", "--primer_melody", "[60, -2, 62]", "--seed", "3"])
+    assert code == 0
+    assert len(list(output_dir.glob("*.mid"))) == 2
+
+
 def test_an_attention_checkpoint_takes_attn_length_from_its_meta_file(tmp_path):
     run_dir = _magenta_run_dir(tmp_path, "attention_rnn_small", step=12)
     prefix = run_dir / "train" / "model.ckpt-12"
