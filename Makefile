@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup test corpus demo lab bundles evaluate doctor clean
+.PHONY: all setup test corpus demo lab bundles evaluate doctor wheelhouse offline-install clean
 
 all: setup corpus demo
 
@@ -47,6 +47,22 @@ bundles: setup
 
 evaluate: setup
 	$(BIN)/python benchmarks/course_evaluation.py --output_json output/evaluation.json
+
+# Workshops with poor Wi-Fi: `make wheelhouse` (online, once) fills wheelhouse/ with every wheel the
+# course needs for this platform and Python; copy the repository with it to a USB stick, then on each
+# laptop `make offline-install` sets up .venv from it with no network at all.
+WHEELHOUSE ?= wheelhouse
+wheelhouse: setup
+	$(BIN)/python -m pip download --quiet -d $(WHEELHOUSE) pip "setuptools>=64" wheel
+	$(BIN)/python -m pip wheel --quiet -w $(WHEELHOUSE) ".[notebooks,dev]"
+	@echo "wheelhouse: $$(ls $(WHEELHOUSE) | wc -l) files in $(WHEELHOUSE)/"
+
+offline-install:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --no-index --find-links $(WHEELHOUSE) --quiet --upgrade pip
+	$(BIN)/python -m pip install --no-index --find-links $(WHEELHOUSE) --quiet -e ".[notebooks,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name melodylib --display-name "Python (melodylib)" > /dev/null
+	touch $(STAMP)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
