@@ -26,7 +26,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         final.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     except OSError as error:
-        raise MelodylibError(f"cannot write {final}: {error.strerror or error}") from error
+        raise MelodylibError(
+            f"cannot write {final}: {error.strerror or error}; choose an output path in a folder you can write to"
+        ) from error
     os.close(handle)
     temporary = Path(temporary_name)
     # mkstemp creates owner-only files; give the final file the usual permissions instead.

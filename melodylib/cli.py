@@ -105,6 +105,29 @@ def config_from_flags(flags: argparse.Namespace, required: bool = True):
     return None
 
 
+def model_from_flags(flags: argparse.Namespace, config):
+    """The model named by --bundle_file or --run_dir/--checkpoint_file: (model, config, a name for it).
+
+    A bundle brings its own config (--config, if given, must agree); a run_dir or checkpoint is
+    ours or Magenta's.
+    """
+    if flags.bundle_file and (flags.run_dir or flags.checkpoint_file):
+        raise MelodylibError("give either --bundle_file or --run_dir/--checkpoint_file, not both")
+    if flags.bundle_file:
+        from melodylib.bundles import load_bundle
+
+        bundle = load_bundle(flags.bundle_file)
+        if config is not None:
+            bundle.check_compatible(config)
+        return bundle.build_model(), bundle.config, f"{bundle.config.name} ({flags.bundle_file})"
+    if flags.run_dir or flags.checkpoint_file:
+        from melodylib.training import load_trained_model
+
+        model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
+        return model, config, f"{config.name} (step {step})"
+    raise MelodylibError("give --bundle_file, --run_dir or --checkpoint_file")
+
+
 # --- convert -------------------------------------------------------------------------------------
 def add_convert(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -359,23 +382,8 @@ def run_generate(flags: argparse.Namespace) -> int:
                            {"training_steps": step, "run_dir": str(flags.run_dir or flags.checkpoint_file)})
         print(f"Wrote bundle {path} ({config.name}, step {step}).")
         return 0
-    if flags.bundle_file and (flags.run_dir or flags.checkpoint_file):
-        raise MelodylibError("give either --bundle_file or --run_dir/--checkpoint_file, not both "
-                             "(unless --save_generator_bundle)")
-    if flags.bundle_file:
-        from melodylib.bundles import load_bundle
-
-        bundle = load_bundle(flags.bundle_file)
-        if config is not None:
-            bundle.check_compatible(config)
-        generator = generation.MelodyGenerator(bundle)
-    elif flags.run_dir or flags.checkpoint_file:
-        from melodylib.training import load_trained_model
-
-        model, config, _ = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
-        generator = generation.MelodyGenerator(model, config)
-    else:
-        raise MelodylibError("give --bundle_file, --run_dir or --checkpoint_file")
+    model, config, _ = model_from_flags(flags, config)
+    generator = generation.MelodyGenerator(model, config)
     if float(flags.num_steps) != int(flags.num_steps):
         raise MelodylibError(f"--num_steps must be a whole number of 16th steps, got {flags.num_steps}")
     qpm = flags.qpm
@@ -433,22 +441,7 @@ def add_evaluate(subparsers) -> None:
 def run_evaluate(flags: argparse.Namespace) -> int:
     from melodylib import evaluation
 
-    config = config_from_flags(flags, required=False)
-    sources = [bool(flags.bundle_file), bool(flags.run_dir or flags.checkpoint_file)]
-    if sum(sources) != 1:
-        raise MelodylibError("give exactly one of --bundle_file and --run_dir/--checkpoint_file")
-    if flags.bundle_file:
-        from melodylib.bundles import load_bundle
-
-        bundle = load_bundle(flags.bundle_file)
-        if config is not None:
-            bundle.check_compatible(config)
-        model, config, name = bundle.build_model(), bundle.config, f"{bundle.config.name} ({flags.bundle_file})"
-    else:
-        from melodylib.training import load_trained_model
-
-        model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
-        name = f"{config.name} (step {step})"
+    model, config, name = model_from_flags(flags, config_from_flags(flags, required=False))
     metrics = evaluation.evaluate_model(model, flags.sequence_example_file, config, flags.num_eval_examples)
     rows = [evaluation.EvaluationRow(name, "model", config.name, metrics)]
     if flags.baselines:

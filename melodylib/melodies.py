@@ -347,12 +347,19 @@ def _melody_from_sorted(
     pad_end: bool,
     filter_drums: bool,
     instrument: int,
-) -> Melody:
-    """note_seq's Melody.from_quantized_sequence on one instrument's sorted notes (§4.5)."""
+    max_events: int | None = None,
+) -> tuple[Melody, int]:
+    """note_seq's Melody.from_quantized_sequence on one instrument's sorted notes (§4.5).
+
+    Returns the melody and its length. With `max_events`, only the first max_events events are
+    built (the melody is a prefix of the full one) while the length is still the full length: a
+    caller that truncates to max_events anyway then needs memory for max_events steps, not for
+    a note lasting a billion steps in a corrupt file.
+    """
     starts = notes.starts
     first = bisect.bisect_left(starts, search_start_step, first_index, end_index)
     if first == end_index:
-        return Melody._trusted([], 0, steps_per_bar, steps_per_quarter)
+        return Melody._trusted([], 0, steps_per_bar, steps_per_quarter), 0
     # The melody starts at a bar boundary (counted from search_start_step) at or before the first
     # note, even if that note is a drum or silent and gets skipped below, as in note_seq.
     first_start = starts[first]
@@ -391,22 +398,26 @@ def _melody_from_sorted(
         note_pitches.append(pitches[index])
         last_on, last_off = start, end
     if not onsets:
-        return Melody._trusted([], 0, steps_per_bar, steps_per_quarter)
+        return Melody._trusted([], 0, steps_per_bar, steps_per_quarter), 0
     # Adding a note sets the length to end + 1 and writes pitch, NO_EVENTs and a NOTE_OFF; so a
     # later note that starts before an earlier one ends cuts it (and anything after) off. What
     # survives: every note-on, and a note's NOTE_OFF only if it comes before the next note-on.
     # The final NOTE_OFF is dropped, so the length is the last note's end.
     length = last_off
-    events = [NO_EVENT] * length
+    full_length = length + (-length % steps_per_bar) if pad_end else length
+    kept = full_length if max_events is None else max(0, min(full_length, max_events))
+    events = [NO_EVENT] * min(length, kept)
     count = len(onsets)
     for position in range(count):
+        if onsets[position] >= kept:
+            break
         events[onsets[position]] = note_pitches[position]
-        if position + 1 < count and offsets[position] < onsets[position + 1]:
+        if position + 1 < count and offsets[position] < onsets[position + 1] and offsets[position] < kept:
             events[offsets[position]] = NOTE_OFF
     melody = Melody._trusted(events, melody_start, steps_per_bar, steps_per_quarter)
-    if pad_end:
-        melody.set_length(length + (-length % steps_per_bar))
-    return melody
+    if kept > len(events):
+        melody.set_length(kept)  # pad_end: NO_EVENTs up to the bar line (a NOTE_OFF ends the last note)
+    return melody, full_length
 
 
 def melody_from_quantized_sequence(
@@ -428,7 +439,7 @@ def melody_from_quantized_sequence(
     steps_per_bar = _integer_steps_per_bar(quantized)
     notes = _SortedNotes(quantized, only_instrument=instrument)
     first_index, end_index = notes.bounds.get(int(instrument), (0, 0))
-    return _melody_from_sorted(
+    melody, _ = _melody_from_sorted(
         notes,
         first_index,
         end_index,
@@ -441,6 +452,7 @@ def melody_from_quantized_sequence(
         filter_drums,
         instrument,
     )
+    return melody
 
 
 def length_histogram_buckets(min_bars: int) -> list[float]:
@@ -491,7 +503,8 @@ def extract_melodies(
         instrument_search_start = search_start_step
         while True:
             try:
-                melody = _melody_from_sorted(
+                # Events past max_steps_truncate would be cut off below, so they are never built.
+                melody, length = _melody_from_sorted(
                     notes,
                     first_index,
                     end_index,
@@ -503,15 +516,15 @@ def extract_melodies(
                     pad_end,
                     filter_drums,
                     instrument,
+                    max_events=max_steps_truncate,
                 )
             except PolyphonicMelodyError:
                 counters[POLYPHONIC_COUNTER] += 1
                 break  # the rest of this instrument is given up; melodies already taken are kept
             # The next search starts at the first bar boundary (counted from search_start_step)
             # at or after this melody's end.
-            end_step = melody.end_step
+            end_step = melody.start_step + length  # the full melody's end_step
             instrument_search_start = end_step + (search_start_step - end_step) % steps_per_bar
-            length = len(melody.events)
             if not length:
                 break
             if length < steps_per_bar * min_bars:

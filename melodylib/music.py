@@ -8,7 +8,6 @@ back to MIDI with pretty_midi.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -276,11 +275,7 @@ def note_sequence_to_pretty_midi(sequence: NoteSequence) -> "pretty_midi.PrettyM
 def write_midi(sequence: NoteSequence, path: str | os.PathLike) -> None:
     """Write `sequence` to a standard MIDI file (type 1) atomically."""
     midi = note_sequence_to_pretty_midi(sequence)
-    with contextlib.ExitStack() as stack:
-        try:
-            temporary = stack.enter_context(atomic_path(path))
-        except ValueError as error:
-            raise MelodylibError(f"{error}; choose an output path in a folder you can write to") from error
+    with atomic_path(path) as temporary:
         try:
             midi.write(str(temporary))
         except OSError as error:

@@ -44,10 +44,13 @@ MUSICXML_EXTENSIONS = (".xml", ".mxl", ".musicxml")
 ABC_EXTENSIONS = (".abc",)
 SUPPORTED_EXTENSIONS = MIDI_EXTENSIONS + MUSICXML_EXTENSIONS + ABC_EXTENSIONS
 
-# Our own limit on the largest tick of a MIDI file. pretty_midi has the same guard
-# (pretty_midi.pretty_midi.MAX_TICK = 1e7) but importing note_seq raises it to 1e10 for the whole
-# process (anchors §E.1); checking it ourselves keeps the behaviour the same whatever is imported.
-MAX_MIDI_TICK = 10_000_000
+# The largest tick of a MIDI file we read, and the one note_seq reads: importing note_seq raises
+# pretty_midi's MAX_TICK from 1e7 to 1e10 for the whole process (anchors §E.1), so Magenta reads long
+# files that pretty_midi alone refuses (a full movement written by music21 at 10080 ticks per quarter
+# passes 1e7 ticks after about 250 bars of 4/4). pretty_midi's guard is there because it builds a
+# table of one float per tick; we read without that table (see `_TickTimeline`), so memory stays
+# proportional to the events, and the limit is checked here whatever MAX_TICK says.
+MAX_MIDI_TICK = 10_000_000_000
 
 SkipItem = tuple[str, str, str]  # (path, reason code, detail) of a skipped file, tune or folder entry
 
@@ -118,8 +121,8 @@ def _parse_midi_with_mido(data: bytes, path: str):
         raise UnreadableFileError(path, reason, text) from error
 
 
-def _prepare_tracks(midi_file, path: str) -> None:
-    """Reject absurd tick counts and make empty tracks acceptable to pretty_midi."""
+def _prepare_tracks(midi_file, path: str) -> int:
+    """Reject absurd tick counts and make empty tracks acceptable to pretty_midi; returns the largest tick."""
     import mido
 
     largest_tick = 0
@@ -132,6 +135,64 @@ def _prepare_tracks(midi_file, path: str) -> None:
             path, "too_many_ticks",
             f"largest tick {largest_tick:,} (limit {MAX_MIDI_TICK:,}); the file is likely corrupt",
         )
+    return largest_tick
+
+
+class _TickTimeline:
+    """Seconds at any tick, computed on demand from pretty_midi's tempo segments (`_tick_scales`).
+
+    Stands in for pretty_midi's table of one float per tick (which needs 8 bytes per tick: 80 MB
+    at 1e7 ticks). Each value is computed with the same float operations as pretty_midi's
+    `_update_tick_to_time` (segment start time + tick_scale * ticks into the segment, the segment
+    start times accumulated the same way), so the times are the same doubles.
+    """
+
+    def __init__(self, tick_scales: list[tuple[int, float]], max_tick: int) -> None:
+        self.start_ticks = [int(tick) for tick, _ in tick_scales]
+        self.scales = [scale for _, scale in tick_scales]
+        self.start_times = [0.0]
+        for index in range(1, len(tick_scales)):
+            span = self.start_ticks[index] - self.start_ticks[index - 1]
+            self.start_times.append(self.start_times[-1] + self.scales[index - 1] * span)
+        self.length = max(int(max_tick), max(self.start_ticks)) + 1
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, tick: int) -> float:
+        index = bisect.bisect_right(self.start_ticks, tick) - 1
+        return self.start_times[index] + self.scales[index] * (tick - self.start_ticks[index])
+
+
+def _load_pretty_midi(midi_file, largest_tick: int):
+    """pretty_midi's reading of a parsed file (its own tempo, metadata and note rules), minus its tick table.
+
+    This is what `PrettyMIDI(mido_object=...)` does, step by step, except that the tick-to-seconds
+    table is a `_TickTimeline` and pretty_midi's MAX_TICK is not consulted (we check our own
+    limit). The times are identical to pretty_midi's.
+    """
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(resolution=midi_file.ticks_per_beat)
+    for track in midi_file.tracks:  # delta ticks to absolute ticks, as pretty_midi does in place
+        tick = 0
+        for message in track:
+            message.time += tick
+            tick = message.time
+    midi._load_tempo_changes(midi_file)
+    # The table pretty_midi's loaders index (a name-mangled private attribute of PrettyMIDI).
+    midi._PrettyMIDI__tick_to_time = _TickTimeline(midi._tick_scales, largest_tick + 1)
+    midi._load_metadata(midi_file)
+    midi._load_instruments(midi_file)
+    return midi
+
+
+def _tempo_changes(midi) -> tuple[list[float], list[float]]:
+    """(times, qpms) as pretty_midi's get_tempo_changes, without its MAX_TICK check on tempo ticks."""
+    timeline = midi._PrettyMIDI__tick_to_time
+    times = [float(timeline[tick]) for tick, _ in midi._tick_scales]
+    qpms = [60.0 / (scale * midi.resolution) for _, scale in midi._tick_scales]
+    return times, qpms
 
 
 def _pretty_midi_to_note_sequence(midi) -> NoteSequence:
@@ -149,7 +210,7 @@ def _pretty_midi_to_note_sequence(midi) -> NoteSequence:
                     is_drum=bool(instrument.is_drum),
                 )
             )
-    times, qpms = midi.get_tempo_changes()
+    times, qpms = _tempo_changes(midi)
     sequence.tempos = [Tempo(float(time), float(qpm)) for time, qpm in zip(times, qpms)]
     sequence.time_signatures = [
         TimeSignature(float(change.time), int(change.numerator), int(change.denominator))
@@ -176,18 +237,12 @@ def midi_to_note_sequence(data: bytes, path: str | os.PathLike = "<bytes>") -> N
     path = str(path)
     _check_midi_header(data, path)
     midi_file = _parse_midi_with_mido(data, path)
-    _prepare_tracks(midi_file, path)
-    import pretty_midi
-
+    largest_tick = _prepare_tracks(midi_file, path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "tempo events on non-zero tracks"
-            midi = pretty_midi.PrettyMIDI(mido_object=midi_file)
-    except ValueError as error:
-        if "likely corrupt" in str(error):
-            raise UnreadableFileError(path, "too_many_ticks", str(error)) from error
-        raise UnreadableFileError(path, "unknown_error", _describe(error)) from error
-    except Exception as error:  # noqa: BLE001 - any library failure becomes one error type
+            warnings.simplefilter("ignore")
+            midi = _load_pretty_midi(midi_file, largest_tick)
+    except Exception as error:  # noqa: BLE001 - any library failure becomes one error type (as note_seq)
         raise UnreadableFileError(path, "unknown_error", _describe(error)) from error
     return _pretty_midi_to_note_sequence(midi)
 

@@ -8,7 +8,6 @@ that reading them never needs TensorFlow.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import gzip
 import itertools
@@ -61,11 +60,7 @@ def write_records(path: str | os.PathLike, payloads: Iterable[bytes], compress: 
     import tensorflow as tf  # lazy: only writing TFRecords needs TensorFlow
 
     count = 0
-    with contextlib.ExitStack() as stack:
-        try:
-            temporary = stack.enter_context(atomic_path(path))
-        except ValueError as error:
-            raise MelodylibError(f"{error}; choose an output path in a folder you can write to") from error
+    with atomic_path(path) as temporary:
         try:
             with tf.io.TFRecordWriter(str(temporary), options="GZIP" if compress else None) as writer:
                 for payload in itertools.chain([first] if first is not None else [], payloads):
