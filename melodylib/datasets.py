@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import hashlib
 import json
 import os
@@ -28,10 +29,10 @@ from melodylib.atomic import write_text_atomically
 from melodylib.configs import MelodyRnnConfig, get_config
 from melodylib.errors import MelodylibError
 from melodylib.melodies import Melody, extract_melodies_with_statistics
-from melodylib.music import NoteSequence, read_note_sequences
+from melodylib.music import NoteSequence
 from melodylib.quantize import split_and_quantize
 from melodylib.sequence_examples import parse_sequence_example, sequence_example_bytes
-from melodylib.tfrecords import compression_of, expand_paths, read_records, write_records
+from melodylib.tfrecords import compression_of, expand_paths, read_all_records, read_records, write_records
 
 TRAINING_FILE = "training_melodies.tfrecord"
 EVAL_FILE = "eval_melodies.tfrecord"
@@ -197,7 +198,13 @@ def _process_sequence(
 ) -> tuple[bool, list[bytes], list[int], collections.Counter]:
     """Worker: one serialised NoteSequence in, its encoded SequenceExamples and counters out."""
     config = _config_from_json(json.dumps(config_dict, sort_keys=True))
-    sequence = NoteSequence.from_bytes(payload)
+    try:
+        sequence = NoteSequence.from_bytes(payload)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise MelodylibError(
+            f"--input holds a record that is not a NoteSequence ({type(error).__name__}); give the TFRecord "
+            "written by `melody_rnn convert`"
+        ) from None
     counters: collections.Counter = collections.Counter()
     melodies = melodies_from_note_sequence(sequence, settings, counters)
     records, lengths = [], []
@@ -233,6 +240,10 @@ def _pool_context():
     if "tensorflow" not in sys.modules and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
+
+
+SERIAL_THRESHOLD = 256  # below this many sequences, encode in this process
+CHUNK_SIZE = 16  # sequences per task sent to a worker
 
 
 def _chunks(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -273,8 +284,13 @@ def create_dataset(
     summary = DatasetSummary(config=config.name, output_dir=str(output_dir))
     training_records: list[bytes] = []
     eval_records: list[bytes] = []
-    payloads = (sequence.to_bytes() for sequence in read_note_sequences(input_file))
+    # Raw records go straight to the workers, which decode them: the parent never parses JSON.
+    payloads = read_all_records(input_file, "input")
     workers = num_workers if num_workers is not None else (os.cpu_count() or 1)
+    first = list(itertools.islice(payloads, SERIAL_THRESHOLD))
+    if len(first) < SERIAL_THRESHOLD:
+        workers = 1  # too few sequences for worker processes to pay for their start-up
+    payloads = itertools.chain(first, payloads)
 
     def consume(results) -> None:
         for is_eval, records, lengths, counters in results:
@@ -285,13 +301,13 @@ def create_dataset(
 
     bar = tqdm(desc=f"create_dataset ({config.name})", unit="seq", disable=not progress)
     if workers <= 1:
-        for chunk in _chunks(payloads, 64):
+        for chunk in _chunks(payloads, CHUNK_SIZE):
             consume(_process_chunk(chunk, config_dict, settings, eval_ratio, seed))
             bar.update(len(chunk))
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
             pending = []
-            for chunk in _chunks(payloads, 64):
+            for chunk in _chunks(payloads, CHUNK_SIZE):
                 pending.append((len(chunk), pool.submit(_process_chunk, chunk, config_dict, settings, eval_ratio, seed)))
                 while len(pending) > 4 * workers:
                     size, future = pending.pop(0)
@@ -393,11 +409,14 @@ def make_dataset(
     shuffle_buffer: int = 1024,
     drop_remainder: bool = True,
     seed: int | None = None,
+    max_examples: int = 0,
 ):
     """A tf.data pipeline of (inputs [B, T, I], labels [B, T], mask [B, T]) batches.
 
     Melodies are grouped into buckets of similar length (`bucket_width` steps apart) and each
     batch is padded only to its own longest melody; the mask marks the real steps.
+    `max_examples` > 0 keeps only the first that many melodies of the files (in file order,
+    before any shuffling), so an evaluation limited to N melodies always sees the same N.
     """
     import tensorflow as tf
 
@@ -416,6 +435,8 @@ def make_dataset(
         cycle_length=min(4, len(files)), num_parallel_calls=tf.data.AUTOTUNE,
     )
     dataset = dataset.map(_parse_function(input_size), num_parallel_calls=tf.data.AUTOTUNE)
+    if max_examples:
+        dataset = dataset.take(max_examples)
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:

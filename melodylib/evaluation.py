@@ -49,11 +49,12 @@ def evaluate_model(
 
     model, config = _model_and_config(model_or_bundle, config)
     check_input_size(sequence_example_file, config.encoder.input_size, config.name)
+    # The first num_eval_examples melodies in file order: the same ones the baselines score.
     dataset = make_dataset(
         sequence_example_file, config.encoder.input_size, batch_size, shuffle=False, repeat=False,
-        drop_remainder=False,
+        drop_remainder=False, max_examples=num_eval_examples,
     )
-    metrics = evaluate_dataset(model, dataset, int(config.encoder.default_event_label), num_eval_examples)
+    metrics = evaluate_dataset(model, dataset, int(config.encoder.default_event_label))
     metrics.pop("padded_fraction", None)
     return metrics
 

@@ -164,16 +164,24 @@ class _TickTimeline:
         return self.start_times[index] + self.scales[index] * (tick - self.start_ticks[index])
 
 
+# The pretty_midi internals `_load_pretty_midi` uses (pretty_midi 0.2.10 to 0.2.11 at least).
+PRETTY_MIDI_INTERNALS = ("_load_tempo_changes", "_load_metadata", "_load_instruments", "_tick_scales",
+                         "_PrettyMIDI__tick_to_time")
+
+
 def _load_pretty_midi(midi_file, largest_tick: int):
     """pretty_midi's reading of a parsed file (its own tempo, metadata and note rules), minus its tick table.
 
     This is what `PrettyMIDI(mido_object=...)` does, step by step, except that the tick-to-seconds
     table is a `_TickTimeline` and pretty_midi's MAX_TICK is not consulted (we check our own
-    limit). The times are identical to pretty_midi's.
+    limit). The times are identical to pretty_midi's. A pretty_midi without these internals gets
+    its public constructor instead (files past its MAX_TICK are then refused as too_many_ticks).
     """
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI(resolution=midi_file.ticks_per_beat)
+    if not all(hasattr(midi, name) for name in PRETTY_MIDI_INTERNALS):
+        return pretty_midi.PrettyMIDI(mido_object=midi_file)
     for track in midi_file.tracks:  # delta ticks to absolute ticks, as pretty_midi does in place
         tick = 0
         for message in track:
@@ -189,7 +197,10 @@ def _load_pretty_midi(midi_file, largest_tick: int):
 
 def _tempo_changes(midi) -> tuple[list[float], list[float]]:
     """(times, qpms) as pretty_midi's get_tempo_changes, without its MAX_TICK check on tempo ticks."""
-    timeline = midi._PrettyMIDI__tick_to_time
+    timeline = getattr(midi, "_PrettyMIDI__tick_to_time", None)
+    if not isinstance(timeline, _TickTimeline):
+        times, qpms = midi.get_tempo_changes()
+        return [float(time) for time in times], [float(qpm) for qpm in qpms]
     times = [float(timeline[tick]) for tick, _ in midi._tick_scales]
     qpms = [60.0 / (scale * midi.resolution) for _, scale in midi._tick_scales]
     return times, qpms
@@ -232,7 +243,9 @@ def midi_to_note_sequence(data: bytes, path: str | os.PathLike = "<bytes>") -> N
     Each pretty_midi Instrument (one per track, channel and program) becomes instrument index
     = its position in pretty_midi's list. Like pretty_midi (and so note_seq), zero-length notes
     and note-ons that are never closed are dropped silently, and tempo/meter/key events are
-    taken from the first track only. Any failure raises UnreadableFileError with a reason code.
+    taken from the first track only. Long files (up to MAX_MIDI_TICK = 1e10 ticks, note_seq's
+    limit) read in memory proportional to their events. Any failure raises UnreadableFileError
+    with a reason code.
     """
     path = str(path)
     _check_midi_header(data, path)
@@ -242,6 +255,9 @@ def midi_to_note_sequence(data: bytes, path: str | os.PathLike = "<bytes>") -> N
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             midi = _load_pretty_midi(midi_file, largest_tick)
+    except ValueError as error:
+        reason = "too_many_ticks" if "likely corrupt" in str(error) else "unknown_error"
+        raise UnreadableFileError(path, reason, _describe(error)) from error
     except Exception as error:  # noqa: BLE001 - any library failure becomes one error type (as note_seq)
         raise UnreadableFileError(path, "unknown_error", _describe(error)) from error
     return _pretty_midi_to_note_sequence(midi)

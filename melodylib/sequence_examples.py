@@ -10,6 +10,7 @@ parser.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Iterator
 
@@ -39,10 +40,11 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint((number << 3) | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
 
 
-def _varints(values: np.ndarray) -> list[bytes]:
-    """Varint encodings of many non-negative integers (labels are small, so this stays cheap)."""
-    cache: dict[int, bytes] = {}
-    return [cache.setdefault(int(v), _varint(int(v))) for v in values]
+@functools.lru_cache(maxsize=4)
+def _label_entries(num_classes: int) -> tuple[bytes, ...]:
+    """The feature-list entry of every label value below num_classes (grown as needed, cached)."""
+    size = max(num_classes, 256)
+    return tuple(_field(1, _field(3, _field(1, _varint(label)))) for label in range(size))
 
 
 def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
@@ -71,12 +73,10 @@ def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
     inputs_feature_list = np.concatenate(
         [np.broadcast_to(header_array, (num_steps, header_array.size)), body], axis=1
     ).tobytes()
-    # Feature{int64_list: Int64List{value: [packed label]}} per step.
-    label_entries = []
-    for encoded in _varints(labels):
-        int64_list = _field(1, encoded)
-        label_entries.append(_field(1, _field(3, int64_list)))
-    labels_feature_list = b"".join(label_entries)
+    # Feature{int64_list: Int64List{value: [label]}} per step: one small byte string per class,
+    # looked up for every step (a melody's labels come from at most 130 classes).
+    entries = _label_entries(int(labels.max()) + 1)
+    labels_feature_list = b"".join([entries[label] for label in labels.tolist()])
 
     def map_entry(key: str, feature_list: bytes) -> bytes:
         return _field(1, _field(1, key.encode()) + _field(2, feature_list))

@@ -2,19 +2,20 @@
 
 A TFRecord file is a list of records, each: length (uint64, little-endian), a masked CRC-32C of
 the length (uint32), the payload, a masked CRC-32C of the payload (uint32). Files are written
-with TensorFlow's writer (imported lazily, atomically) and read with the small reader below, so
-that reading them never needs TensorFlow.
+and read here in plain Python (google-crc32c computes the checksums), so converting music and
+creating data sets never need TensorFlow; TensorFlow's tf.data reads the same files.
 """
 
 from __future__ import annotations
 
 import glob
 import gzip
-import itertools
 import os
 import struct
 from pathlib import Path
 from typing import Iterable, Iterator
+
+import google_crc32c
 
 from melodylib.atomic import atomic_path
 from melodylib.errors import MelodylibError
@@ -22,52 +23,38 @@ from melodylib.errors import MelodylibError
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-_CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli, bit-reversed
 _CRC_MASK_DELTA = 0xA282EAD8
-_crc32c_table: list[int] = []
-
-
-def _crc32c(payload: bytes) -> int:
-    """CRC-32C of `payload` (used only on the 8-byte length fields, so pure Python is fast enough)."""
-    if not _crc32c_table:
-        for byte in range(256):
-            crc = byte
-            for _ in range(8):
-                crc = (crc >> 1) ^ _CRC32C_POLYNOMIAL if crc & 1 else crc >> 1
-            _crc32c_table.append(crc)
-    crc = 0xFFFFFFFF
-    for byte in payload:
-        crc = _crc32c_table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
 
 
 def _masked_crc32c(payload: bytes) -> int:
-    crc = _crc32c(payload)
+    """TFRecord's masked CRC-32C (Castagnoli) of `payload`."""
+    crc = google_crc32c.value(payload)
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _CRC_MASK_DELTA) & 0xFFFFFFFF
+
+
+def encode_record(payload: bytes) -> bytes:
+    """One record in TFRecord framing: length, its checksum, the payload, its checksum."""
+    length = struct.pack("<Q", len(payload))
+    return length + struct.pack("<I", _masked_crc32c(length)) + payload + struct.pack("<I", _masked_crc32c(payload))
 
 
 def write_records(path: str | os.PathLike, payloads: Iterable[bytes], compress: bool = False) -> int:
     """Write byte strings to a TFRecord file atomically (an earlier file stays intact on error); returns the count.
 
-    `compress` writes a GZIP-compressed TFRecord (TensorFlow's own option): encoded melodies
-    shrink about twentyfold, which keeps the course corpus small on a laptop. Magenta reads
-    only uncompressed files, so `create_dataset` writes those unless asked.
+    `compress` writes a GZIP-compressed TFRecord (what TensorFlow's "GZIP" option reads): encoded
+    melodies shrink about twentyfold, which keeps the course corpus small on a laptop. Magenta
+    reads only uncompressed files, so `create_dataset` writes those unless asked. No TensorFlow
+    is needed, so converting music never waits for it to load.
     """
-    payloads = iter(payloads)
-    # Take the first payload before loading TensorFlow: a producer that reads files in worker
-    # processes starts them now, while this process has no TensorFlow threads yet.
-    first = next(payloads, None)
-    import tensorflow as tf  # lazy: only writing TFRecords needs TensorFlow
-
     count = 0
     with atomic_path(path) as temporary:
         try:
-            with tf.io.TFRecordWriter(str(temporary), options="GZIP" if compress else None) as writer:
-                for payload in itertools.chain([first] if first is not None else [], payloads):
-                    writer.write(payload)
+            with (gzip.open(temporary, "wb", compresslevel=6) if compress else open(temporary, "wb")) as handle:
+                for payload in payloads:
+                    handle.write(encode_record(payload))
                     count += 1
-        except (OSError, tf.errors.OpError) as error:
-            raise MelodylibError(f"cannot write {path}: {error}") from error
+        except OSError as error:
+            raise MelodylibError(f"cannot write {path}: {error.strerror or error}") from error
     return count
 
 

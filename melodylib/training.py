@@ -397,9 +397,10 @@ def train(
 
     def run_eval(at_step: int) -> None:
         eval_dataset = make_dataset(
-            eval_sequence_example_file, input_size, batch_size, shuffle=False, repeat=False, drop_remainder=False
+            eval_sequence_example_file, input_size, batch_size, shuffle=False, repeat=False, drop_remainder=False,
+            max_examples=num_eval_examples,
         )
-        metrics = evaluate_dataset(model, eval_dataset, no_event_label, num_eval_examples)
+        metrics = evaluate_dataset(model, eval_dataset, no_event_label)
         result.eval_metrics = metrics
         result.eval_history.append({"step": at_step, **metrics})
         with eval_writer.as_default():

@@ -157,9 +157,42 @@ def tempo_changes() -> bytes:
     return midi_bytes([meta, note(60, 440) + note(62, 220)])
 
 
+MAX_DELTA_TICKS = 0x0FFFFFFF  # the largest delta a MIDI variable-length quantity holds
+
+
 def huge_delta() -> bytes:
-    """A note 20,000,000 ticks after the start (pretty_midi: 'largest tick ... likely corrupt')."""
-    return midi_bytes([meta_track(), note(60, 220, delay=20_000_000)])
+    """A note after 38 maximal deltas, 10.2e9 ticks: past note_seq's limit of 1e10 (pretty_midi would need 80 GB)."""
+    padding = [mido.MetaMessage("marker", text="", time=MAX_DELTA_TICKS) for _ in range(38)]
+    return midi_bytes([meta_track(), padding + note(60, 220)])
+
+
+def long_file(total_ticks: int = 12_000_000) -> bytes:
+    """A legitimate but long file: past pretty_midi's own MAX_TICK of 1e7, which note_seq raises to 1e10.
+
+    Notes at the start and the end, and tempo changes along the way (one past tick 1e7).
+    """
+    meta = meta_track(100.0) + [
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(73), time=5_000_000),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(140), time=5_500_000),
+    ]
+    melody = note(60, 220) + note(62, 330, delay=total_ticks - 1_000)
+    return midi_bytes([meta, melody])
+
+
+def many_tempo_changes() -> bytes:
+    """Tempo changes inside notes, two at one tick, a repeated one and one at the last tick (480 ticks per beat)."""
+    meta = [
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(97), time=0),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(61.3), time=719),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(88), time=0),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(88), time=480),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(133.7), time=7),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(45), time=2_000),
+    ]
+    melody = []
+    for index in range(40):
+        melody += note(60 + index % 12, 113 + index * 7, delay=index % 3)
+    return midi_bytes([meta, melody], ticks_per_beat=480)
 
 
 def smpte_division() -> bytes:

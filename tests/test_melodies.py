@@ -561,3 +561,43 @@ def test_create_dataset_melody():
     squashed = melody.copy()
     assert squashed.squash(0, 127, 0) == 24
     assert [event for event in squashed.events if event >= 0] == [36, 35, 64, 79, 77]
+
+
+def test_note_of_a_billion_steps_is_truncated_without_building_every_step():
+    # Regression: the whole melody was built before truncation to max_steps, so one absurdly long
+    # note (a corrupt file, now that MIDI files of up to 1e10 ticks are read as note_seq reads
+    # them) needed a list of a billion events. Only the kept steps are built now.
+    opening = [(60 + step, 100, step * 0.25, (step + 1) * 0.25) for step in (0, 2, 4, 5)]
+    long_note = (67, 100, 1.75, 2.5e8)  # 4 steps per second: from step 7 to step 1e9
+    after_gap = (72, 100, 2.5e8 + 8.0, 2.5e8 + 8.25)  # two bars after it: a melody of its own
+    sequence = quantized({0: opening + [long_note, after_gap]})
+    melodies, counters = extract_melodies(
+        sequence, min_bars=7, max_steps_truncate=512, min_unique_pitches=5, ignore_polyphonic_notes=False
+    )
+    assert [len(melody) for melody in melodies] == [512]
+    assert melodies[0].events[:8] == [60, OFF, 62, OFF, 64, 65, OFF, 67] and melodies[0].events[8:] == [NO] * 504
+    assert counters["melodies_truncated"] == 1
+    assert counters["melodies_discarded_too_short"] == 1  # the later note: the search went past the long note
+
+
+@pytest.mark.parametrize("pad_end", [False, True])
+def test_truncated_melodies_are_prefixes_of_the_full_ones(pad_end):
+    import random
+
+    generator = random.Random(7)
+    tracks = {}
+    for instrument in range(6):
+        time, notes = 0.0, []
+        for _ in range(60):
+            time += generator.choice([0.0, 0.25, 0.5, 1.0, 3.0])
+            notes.append((generator.randrange(40, 90), 100, time, time + generator.choice([0.25, 0.5, 2.0, 7.0])))
+            time += 0.25
+        tracks[instrument] = notes
+    sequence = quantized(tracks, steps_per_quarter=4)
+    options = dict(min_bars=0, min_unique_pitches=0, ignore_polyphonic_notes=True, pad_end=pad_end)
+    full, _ = extract_melodies(sequence, **options)
+    for limit in (1, 13, 16, 40):
+        truncated, _ = extract_melodies(sequence, max_steps_truncate=limit, **options)
+        kept = limit - limit % 16 if pad_end else limit
+        assert [m.start_step for m in truncated] == [m.start_step for m in full]
+        assert [m.events for m in truncated] == [m.events if len(m) <= limit else m.events[:kept] for m in full]

@@ -131,6 +131,54 @@ def test_our_tick_limit_holds_even_if_someone_raises_pretty_midis(monkeypatch):
     assert caught.value.reason == "too_many_ticks"
 
 
+def pretty_midi_reading(data: bytes) -> tuple[list, list]:
+    """(notes, tempos) as pretty_midi itself reads them (what note_seq copies), for comparison."""
+    import io
+
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    notes = [
+        (int(note.pitch), int(note.velocity), float(note.start), float(note.end), index, int(instrument.program))
+        for index, instrument in enumerate(midi.instruments)
+        for note in instrument.notes
+    ]
+    times, qpms = midi.get_tempo_changes()
+    return notes, [(float(time), float(qpm)) for time, qpm in zip(times, qpms)]
+
+
+def our_reading(data: bytes) -> tuple[list, list]:
+    sequence = midi_to_note_sequence(data)
+    notes = [(n.pitch, n.velocity, n.start_time, n.end_time, n.instrument, n.program) for n in sequence.notes]
+    return notes, [(tempo.time, tempo.qpm) for tempo in sequence.tempos]
+
+
+@pytest.mark.parametrize("build", [fixtures.many_tempo_changes, fixtures.good_midi, fixtures.absurd_tempo_changes])
+def test_midi_times_are_pretty_midis_doubles(build):
+    # We read without pretty_midi's tick table; every time must still be the very same double.
+    assert our_reading(build()) == pretty_midi_reading(build())
+
+
+def test_midi_longer_than_pretty_midis_tick_limit_reads_as_note_seq_does(monkeypatch):
+    # Regression: a file past 1e7 ticks (a full movement written by music21 at 10080 ticks per
+    # quarter) was refused as too_many_ticks, while Magenta reads it (note_seq raises pretty_midi's
+    # MAX_TICK to 1e10). Now it reads, with pretty_midi's times, and without changing MAX_TICK.
+    data = fixtures.long_file(12_000_000)
+    ours = our_reading(data)
+    assert pretty_midi.pretty_midi.MAX_TICK == 1e7
+    assert len(ours[0]) == 2 and len(ours[1]) == 3
+    monkeypatch.setattr(pretty_midi.pretty_midi, "MAX_TICK", 1e10)  # what `import note_seq` does
+    assert ours == pretty_midi_reading(data)
+
+
+def test_midi_reads_through_pretty_midis_public_constructor_if_its_internals_change(monkeypatch):
+    import melodylib.readers as readers
+
+    monkeypatch.setattr(readers, "PRETTY_MIDI_INTERNALS", readers.PRETTY_MIDI_INTERNALS + ("_not_there",))
+    assert our_reading(fixtures.many_tempo_changes()) == pretty_midi_reading(fixtures.many_tempo_changes())
+    with pytest.raises(UnreadableFileError) as caught:  # pretty_midi's own MAX_TICK applies then
+        midi_to_note_sequence(fixtures.long_file(12_000_000))
+    assert caught.value.reason == "too_many_ticks"
+
+
 # --- bad MIDI files: one reason code each, the file named in the message ------------------------
 BAD_MIDI = [
     ("empty_file", fixtures.empty_file),
