@@ -212,3 +212,58 @@ def course_comparison(
         result.generated[name] = generated
         result.statistics[name] = compare_statistics(generated, reference)
     return result
+
+
+@dataclass
+class CourseVerdict:
+    """What the comparison says, as numbers: each model's margin over its own 4-gram, and
+    which config's melodies are closest to the real tunes (mean overlapping area)."""
+
+    margins: dict[str, float]  # 4-gram NLL minus model NLL, nats per step (> 0: the model wins)
+    mean_overlap: dict[str, float]
+    closest_on: dict[str, str]  # statistic -> config with the largest overlap
+
+    @property
+    def beats_four_gram(self) -> dict[str, bool]:
+        return {name: margin > 0 for name, margin in self.margins.items()}
+
+    @property
+    def closest_overall(self) -> str:
+        return max(self.mean_overlap, key=self.mean_overlap.get)
+
+    def format(self) -> str:
+        lines = []
+        for name, margin in self.margins.items():
+            verdict = "beats its 4-gram by" if margin > 0 else "does NOT beat its 4-gram: behind by"
+            lines.append(f"{name:14} {verdict} {abs(margin):.3f} nats per step; "
+                         f"mean overlap with the real tunes {self.mean_overlap.get(name, float('nan')):.2f}")
+        if self.margins:
+            lines.append(f"largest margin over its 4-gram: {max(self.margins, key=self.margins.get)}")
+        if self.mean_overlap:
+            lines.append(f"closest to the real tunes overall: {self.closest_overall}")
+        for statistic, name in self.closest_on.items():
+            lines.append(f"closest on {statistic.replace('_', ' ')}: {name}")
+        return "\n".join(lines)
+
+
+def course_verdict(comparison: CourseComparison) -> CourseVerdict:
+    """Summarise a CourseComparison: margins over the 4-gram and closeness of the statistics.
+
+    Each model is compared only with the baselines of its own config: the configs predict
+    different labels, so their NLLs are not on one scale.
+    """
+    models = {row.config: row for row in comparison.rows if row.kind == "model"}
+    four_grams = {row.config: row for row in comparison.rows if row.kind == "baseline" and row.name.startswith("4-gram")}
+    margins = {name: four_grams[name].metrics["loss"] - row.metrics["loss"]
+               for name, row in models.items() if name in four_grams}
+    mean_overlap, closest_on = {}, {}
+    for name, statistics in comparison.statistics.items():
+        areas = [values["overlapping_area"] for values in statistics.values()]
+        mean_overlap[name] = float(np.nanmean(areas)) if np.isfinite(areas).any() else float("nan")
+    if comparison.statistics:
+        for statistic in next(iter(comparison.statistics.values())):
+            areas = {name: comparison.statistics[name][statistic]["overlapping_area"] for name in comparison.statistics}
+            finite = {name: area for name, area in areas.items() if np.isfinite(area)}
+            if finite:
+                closest_on[statistic] = max(finite, key=finite.get)
+    return CourseVerdict(margins, mean_overlap, closest_on)

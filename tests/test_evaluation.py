@@ -91,3 +91,35 @@ def test_the_evaluate_command_needs_exactly_one_model(tmp_path, capsys):
     _write(tmp_path / "eval.tfrecord", _melodies(3))
     assert main(["evaluate", "--sequence_example_file", str(tmp_path / "eval.tfrecord")]) == 1
     assert "--bundle_file" in capsys.readouterr().err
+
+
+def test_the_course_verdict_compares_each_model_with_its_own_four_gram_and_plots_render(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from melodylib.display import plot_statistic_densities
+    from melodylib.evaluation import CourseComparison, EvaluationRow, course_verdict
+    from melodylib.music_statistics import compare_statistics
+
+    real = [[60, -2, 62, -2, 64, -2, 65, -2] * 4, [67, -2, 65, -2, 64, -2, 62, -2] * 4, [60, 62, 64, 65] * 8]
+    generated = {"basic_rnn": [[60, -2, -2, -2] * 8] * 3, "lookback_rnn": real}
+    comparison = CourseComparison(
+        rows=[
+            EvaluationRow("basic_rnn", "model", "basic_rnn", {"loss": 1.2}),
+            EvaluationRow("4-gram (Witten-Bell), fitted on train", "baseline", "basic_rnn", {"loss": 1.0}),
+            EvaluationRow("lookback_rnn", "model", "lookback_rnn", {"loss": 0.9}),
+            EvaluationRow("4-gram (Witten-Bell), fitted on train", "baseline", "lookback_rnn", {"loss": 1.4}),
+        ],
+        statistics={name: compare_statistics(melodies, real) for name, melodies in generated.items()},
+        generated=generated,
+        reference=real,
+    )
+    verdict = course_verdict(comparison)
+    assert verdict.margins == pytest.approx({"basic_rnn": -0.2, "lookback_rnn": 0.5})
+    assert verdict.beats_four_gram == {"basic_rnn": False, "lookback_rnn": True}
+    assert verdict.closest_overall == "lookback_rnn"  # it generated the real tunes themselves
+    assert "does NOT beat" in verdict.format() and "largest margin over its 4-gram: lookback_rnn" in verdict.format()
+    figure = plot_statistic_densities(real, generated)
+    figure.savefig(tmp_path / "densities.png")
+    assert (tmp_path / "densities.png").stat().st_size > 10_000
+    assert len([axis for axis in figure.axes if axis.get_visible()]) == 8
