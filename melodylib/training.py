@@ -410,6 +410,7 @@ def train(
             "no_event_accuracy {:.4f}".format(at_step, *(metrics[name] for name in METRIC_NAMES)))
 
     interrupted = False
+    restore_signals = _stop_on_signals()
     try:
         while num_training_steps == 0 or step < num_training_steps:
             try:
@@ -450,6 +451,7 @@ def train(
         interrupted = True
         log(f"Interrupted at step {step}; saving a checkpoint.")
     finally:
+        restore_signals()
         train_writer.flush()
     if steps_done and _checkpoint_number(manager.latest_checkpoint) != step:
         save(step)
@@ -461,6 +463,30 @@ def train(
     total = time.perf_counter() - started
     result.steps_per_second = steps_done / total if total > 0 else 0.0
     return result
+
+
+def _stop_on_signals():
+    """Make Ctrl-C and SIGTERM (a scheduler, `kill`) stop training cleanly, with a final checkpoint.
+
+    A background job started by a shell ignores SIGINT, so both are set here; returns a function
+    that puts the previous handlers back. Only the main thread can set handlers.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore
 
 
 def _window_steps_per_second(steps: int, seconds: float) -> float:

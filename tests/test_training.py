@@ -263,6 +263,30 @@ def test_a_killed_training_run_resumes_to_the_same_step(data, tmp_path):
     assert load_trained_model(run_dir)[2] == target
 
 
+def test_sigterm_stops_a_background_run_with_a_final_checkpoint(data, tmp_path):
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "melodylib", "train", "--config", "basic_rnn", "--hparams", TINY,
+        "--sequence_example_file", str(data), "--run_dir", str(run_dir), "--num_training_steps", "100000",
+        "--save_checkpoint_secs", "3600", "--summary_frequency", "1",
+    ]
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPOSITORY))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, text=True)
+    lines = []
+    for line in process.stdout:  # wait until it trains
+        lines.append(line)
+        if line.startswith("Train  step      3"):
+            break
+    process.send_signal(signal.SIGTERM)
+    lines += process.stdout.readlines()
+    assert process.wait(timeout=120) == 0, "".join(lines)
+    stopped = [line for line in lines if line.startswith("Interrupted at step")]
+    assert stopped, "".join(lines)
+    step = int(stopped[0].split()[3].rstrip(";"))
+    # No periodic save happened (3600 s): the checkpoint is the one written on the way out.
+    assert checkpoint_prefixes(run_dir) == [f"ckpt-{step}"]
+
+
 def test_partial_files_of_an_interrupted_save_are_removed(trained_run, tmp_path):
     run_dir = copy_run(trained_run, tmp_path)
     train_dir = run_dir / "train"
