@@ -470,3 +470,20 @@ def test_the_command_line_reports_a_bad_bundle_without_a_traceback(tmp_path, cap
     assert status == 1
     assert str(path) in error and "truncated" in error and "Traceback" not in error
     assert not (tmp_path / "out").exists()
+
+
+def test_the_convert_bundle_command_writes_our_bundle(tmp_path, capsys):
+    from melodylib.bundles import load_bundle
+    from melodylib.cli import main
+
+    output = tmp_path / "lookback.bundle"
+    assert main(["convert_bundle", "--bundle_file", str(BUNDLES / "lookback_rnn_small.mag"),
+                 "--output_bundle", str(output)]) == 0
+    converted = load_bundle(output)
+    original = load_bundle(BUNDLES / "lookback_rnn_small.mag")
+    assert converted.source == "melodylib" and converted.config.name == "lookback_rnn"
+    for key, value in original.weights.items():
+        np.testing.assert_array_equal(converted.weights[key], value)
+    assert main(["convert_bundle", "--bundle_file", str(tmp_path / "missing.mag"), "--output_bundle",
+                 str(tmp_path / "x.bundle")]) == 1
+    assert "missing.mag" in capsys.readouterr().err
