@@ -10,7 +10,6 @@ parser.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Iterator
 
@@ -40,11 +39,13 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint((number << 3) | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
 
 
-@functools.lru_cache(maxsize=4)
-def _label_entries(num_classes: int) -> tuple[bytes, ...]:
-    """The feature-list entry of every label value below num_classes (grown as needed, cached)."""
-    size = max(num_classes, 256)
-    return tuple(_field(1, _field(3, _field(1, _varint(label)))) for label in range(size))
+def _label_entry(label: int) -> bytes:
+    """The feature-list entry Feature{int64_list: Int64List{value: [label]}} of one step."""
+    return _field(1, _field(3, _field(1, _varint(label))))
+
+
+# Every melody label is a small class index: these entries are looked up, not rebuilt per step.
+_SMALL_LABEL_ENTRIES = tuple(_label_entry(label) for label in range(256))
 
 
 def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
@@ -73,10 +74,10 @@ def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
     inputs_feature_list = np.concatenate(
         [np.broadcast_to(header_array, (num_steps, header_array.size)), body], axis=1
     ).tobytes()
-    # Feature{int64_list: Int64List{value: [label]}} per step: one small byte string per class,
-    # looked up for every step (a melody's labels come from at most 130 classes).
-    entries = _label_entries(int(labels.max()) + 1)
-    labels_feature_list = b"".join([entries[label] for label in labels.tolist()])
+    # Feature{int64_list: Int64List{value: [label]}} per step.
+    labels_feature_list = b"".join(
+        [_SMALL_LABEL_ENTRIES[label] if label < 256 else _label_entry(label) for label in labels.tolist()]
+    )
 
     def map_entry(key: str, feature_list: bytes) -> bytes:
         return _field(1, _field(1, key.encode()) + _field(2, feature_list))
