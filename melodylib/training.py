@@ -118,6 +118,34 @@ def make_optimizer(config: MelodyRnnConfig):
     )
 
 
+def make_train_step(model, optimizer, distribution, global_step, no_event_label: int, element_spec):
+    """The compiled training step: one batch in, the summed metric terms of the batch out.
+
+    The loss is the mean cross-entropy over the valid steps of the *whole* batch (spec §5.4), so
+    with several replicas each divides its sum by the global count. Batch and time dimensions are
+    left open in the signature, so one trace serves every batch shape.
+    """
+    import tensorflow as tf
+
+    def replica_step(inputs, labels, mask):
+        context = tf.distribute.get_replica_context()
+        global_valid = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(mask))
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            sums = batch_metric_sums(labels, logits, mask, no_event_label)
+            loss = sums[0] / tf.maximum(global_valid, 1.0)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return sums
+
+    def train_step(batch):
+        per_replica = distribution.run(replica_step, args=batch)
+        global_step.assign_add(1)
+        return distribution.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return tf.function(train_step, input_signature=[element_spec])
+
+
 def evaluate_dataset(model, dataset, no_event_label: int, max_examples: int = 0) -> dict[str, float]:
     """Magenta's metrics over a (finite) dataset of (inputs, labels, mask), with dropout off."""
     import tensorflow as tf
@@ -357,26 +385,8 @@ def train(
     dataset = make_dataset(sequence_example_file, input_size, batch_size, shuffle=True, repeat=True, seed=seed)
     distributed = distribution.experimental_distribute_dataset(dataset)
 
-    def replica_step(inputs, labels, mask):
-        context = tf.distribute.get_replica_context()
-        # The loss is the mean over the valid steps of the *whole* batch (spec §5.4), so every
-        # replica divides its sum by the global count.
-        global_valid = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(mask))
-        with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)
-            sums = batch_metric_sums(labels, logits, mask, no_event_label)
-            loss = sums[0] / tf.maximum(global_valid, 1.0)
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return sums
-
-    def train_step(batch):
-        per_replica = distribution.run(replica_step, args=batch)
-        global_step.assign_add(1)
-        return distribution.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-
-    # One trace for every batch shape: batch and time dimensions are left open.
-    train_step = tf.function(train_step, input_signature=[distributed.element_spec])
+    train_step = make_train_step(model, optimizer, distribution, global_step, no_event_label,
+                                 distributed.element_spec)
 
     train_writer = tf.summary.create_file_writer(str(train_dir))
     eval_writer = tf.summary.create_file_writer(str(eval_dir)) if eval_sequence_example_file else None
