@@ -198,13 +198,7 @@ def _process_sequence(
 ) -> tuple[bool, list[bytes], list[int], collections.Counter]:
     """Worker: one serialised NoteSequence in, its encoded SequenceExamples and counters out."""
     config = _config_from_json(json.dumps(config_dict, sort_keys=True))
-    try:
-        sequence = NoteSequence.from_bytes(payload)
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise MelodylibError(
-            f"--input holds a record that is not a NoteSequence ({type(error).__name__}); give the TFRecord "
-            "written by `melody_rnn convert`"
-        ) from None
+    sequence = NoteSequence.from_record(payload, "a record of --input")
     counters: collections.Counter = collections.Counter()
     melodies = melodies_from_note_sequence(sequence, settings, counters)
     records, lengths = [], []

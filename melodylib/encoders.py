@@ -265,7 +265,21 @@ class EventSequenceEncoder:
         return index
 
 
-class OneHotEncoder(EventSequenceEncoder):
+class _OnOneHotEncoding:
+    """The note range of encoders built on a one-hot encoding (`self.encoding`)."""
+
+    @property
+    def min_note(self) -> int | None:
+        """Lowest encodable pitch (None for a non-melody encoding)."""
+        return getattr(self.encoding, "min_note", None)
+
+    @property
+    def max_note(self) -> int | None:
+        """One above the highest encodable pitch (None for a non-melody encoding)."""
+        return getattr(self.encoding, "max_note", None)
+
+
+class OneHotEncoder(_OnOneHotEncoding, EventSequenceEncoder):
     """§3.2 (basic_rnn, mono_rnn): input = one-hot of the current event, label = its class."""
 
     kind = "onehot"
@@ -279,16 +293,6 @@ class OneHotEncoder(EventSequenceEncoder):
 
     def __repr__(self) -> str:
         return f"OneHotEncoder({self.encoding!r})"
-
-    @property
-    def min_note(self) -> int | None:
-        """Lowest encodable pitch (None for a non-melody encoding)."""
-        return getattr(self.encoding, "min_note", None)
-
-    @property
-    def max_note(self) -> int | None:
-        """One above the highest encodable pitch (None for a non-melody encoding)."""
-        return getattr(self.encoding, "max_note", None)
 
     def inputs(self, events: Any) -> np.ndarray:
         return self._one_hot_rows(self.encoding.encode_events(as_event_array(events)))
@@ -323,7 +327,7 @@ class OneHotEncoder(EventSequenceEncoder):
         return (self.encoding,)
 
 
-class LookbackEncoder(EventSequenceEncoder):
+class LookbackEncoder(_OnOneHotEncoding, EventSequenceEncoder):
     """§3.3 (lookback_rnn): one-hot plus the events 1 and 2 bars back, a step counter and repeat flags.
 
     Classes: the C one-hot classes, then one "repeat the event d_k steps back" class per lookback.
@@ -345,16 +349,6 @@ class LookbackEncoder(EventSequenceEncoder):
     def __repr__(self) -> str:
         return (f"LookbackEncoder({self.encoding!r}, lookback_distances={list(self.lookback_distances)}, "
                 f"binary_counter_bits={self.binary_counter_bits})")
-
-    @property
-    def min_note(self) -> int | None:
-        """Lowest encodable pitch (None for a non-melody encoding)."""
-        return getattr(self.encoding, "min_note", None)
-
-    @property
-    def max_note(self) -> int | None:
-        """One above the highest encodable pitch (None for a non-melody encoding)."""
-        return getattr(self.encoding, "max_note", None)
 
     def inputs(self, events: Any) -> np.ndarray:
         events = as_event_array(events)

@@ -144,6 +144,17 @@ class NoteSequence:
             title=data.get("title", ""),
         )
 
+    @classmethod
+    def from_record(cls, payload: bytes, source: str) -> "NoteSequence":
+        """`from_bytes` for a stored record; anything else raises MelodylibError naming `source`."""
+        try:
+            return cls.from_bytes(payload)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            raise MelodylibError(
+                f"{source} is not a NoteSequence ({type(error).__name__}: {error}); "
+                "the file must come from write_note_sequences or `melody_rnn convert`"
+            ) from None
+
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
 
@@ -171,14 +182,7 @@ def read_note_sequences(path_or_glob: str | os.PathLike) -> Iterator[NoteSequenc
         try:
             records = read_records(path)
             for index, payload in enumerate(records):
-                try:
-                    sequence = NoteSequence.from_bytes(payload)
-                except (ValueError, TypeError, KeyError, AttributeError) as error:
-                    raise MelodylibError(
-                        f"{path}: record {index} is not a NoteSequence ({type(error).__name__}: {error}); "
-                        "the file must come from write_note_sequences or `melody_rnn convert`"
-                    ) from error
-                yield sequence
+                yield NoteSequence.from_record(payload, f"{path}: record {index}")
         except OSError as error:
             raise MelodylibError(f"cannot read {path}: {error.strerror or error}") from error
 
