@@ -420,9 +420,11 @@ def train(
             "no_event_accuracy {:.4f}".format(at_step, *(metrics[name] for name in METRIC_NAMES)))
 
     interrupted = False
-    restore_signals = _stop_on_signals()
+    stop_request, restore_signals = _stop_on_signals()
     try:
         while num_training_steps == 0 or step < num_training_steps:
+            if stop_request.requested:
+                raise KeyboardInterrupt
             try:
                 batch = next(iterator)
             except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
@@ -475,20 +477,33 @@ def train(
     return result
 
 
+class _StopRequest:
+    """Set by a signal handler; the training loop looks at it between steps."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+
 def _stop_on_signals():
     """Make Ctrl-C and SIGTERM (a scheduler, `kill`) stop training cleanly, with a final checkpoint.
 
-    A background job started by a shell ignores SIGINT, so both are set here; returns a function
-    that puts the previous handlers back. Only the main thread can set handlers.
+    The first signal only asks the loop to stop after the step in progress: raising inside
+    TensorFlow's C++ code (an input pipeline, a running step) can leave it in a broken state.
+    A second signal stops at once. A background job started by a shell ignores SIGINT, so both
+    are set here. Returns the request and a function that puts the previous handlers back; only
+    the main thread can set handlers.
     """
     import signal
     import threading
 
+    request = _StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+        return request, lambda: None
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        if request.requested:
+            raise KeyboardInterrupt
+        request.requested = True
 
     previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
 
@@ -496,7 +511,7 @@ def _stop_on_signals():
         for number, handler in previous.items():
             signal.signal(number, handler)
 
-    return restore
+    return request, restore
 
 
 def _window_steps_per_second(steps: int, seconds: float) -> float:
