@@ -254,6 +254,7 @@ class MelodyGenerator:
     """Generates melodies from a trained model; holds the compiled step function between calls."""
 
     def __init__(self, model_or_bundle: Any, config: MelodyRnnConfig | None = None) -> None:
+        from melodylib.compiled_sampling import CompiledSampler, supports_compiled_sampling
         from melodylib.encoders import OneHotEncoder
         from melodylib.models import StepModel
 
@@ -265,6 +266,9 @@ class MelodyGenerator:
             )
         self.step_model = StepModel(self.model)
         self.encoder = self.config.encoder
+        # Plain sampling (beam 1, branch 1) runs its whole loop in one compiled call.
+        self._sampler = CompiledSampler(self.step_model, self.encoder) if supports_compiled_sampling(
+            self.encoder) else None
         # One-hot classes map one-to-one onto events; lookback and key classes do not.
         self._ambiguous_classes = not isinstance(self.encoder, OneHotEncoder)
 
@@ -325,12 +329,25 @@ class MelodyGenerator:
         """Prime once, then run `beam_search` over every output at once; returns the histories and scores."""
         # The primer runs once, for one row; its state is then copied to every output and beam.
         logits, rnn_state = self.step_model(self.encoder.inputs(primer)[None, :, :], self.step_model.zero_state(1))
-        logits = logits.numpy()[0].astype(np.float64) / temperature
+        raw_logits = logits.numpy()[0].astype(np.float64)
+        logits = raw_logits / temperature
         primer_score = 0.0
         if len(primer) > 1:
             log_probabilities = _log_softmax(logits[:-1])
             labels = self.encoder.labels(primer)[1:]
             primer_score = float(log_probabilities[np.arange(len(labels)), labels].sum())
+        if self._sampler is not None and beam_size == 1 and branch_factor == 1:
+            # One uniform draw per output and step, in the same order as the Python loop below.
+            uniforms = np.stack([rng.random(num_outputs) for _ in range(num_new_steps)])
+            histories = np.zeros((num_outputs, len(primer) + num_new_steps), np.int64)
+            histories[:, : len(primer)] = primer
+            from melodylib.models import gather_state
+
+            rows = np.zeros(num_outputs, np.int64)
+            histories, scores = self._sampler.sample(
+                histories, len(primer), gather_state(rnn_state, rows), np.repeat(raw_logits[-1:], num_outputs, axis=0),
+                uniforms, temperature)
+            return [list(map(int, row)) for row in histories], primer_score + scores
         start = _Rows(rnn_state, logits[-1:], None)
 
         def step(histories: list[list[int]], rows: _Rows, scores: np.ndarray) -> tuple[_Rows, np.ndarray]:
