@@ -5,8 +5,9 @@ Run with the project's venv:  .venv/bin/python benchmarks/generation_speed.py [-
 Per config, on one model (freshly built at the config's default hparams, random weights: speed
 does not depend on the weights), in the same process and with the measurements interleaved:
 - "sampling": `MelodyGenerator.generate(num_outputs=10, num_steps=128)` (primer: middle C, so
-  127 sampled steps; every output advances in one compiled step call per step);
-- "beam": the same with beam_size=4, branch_factor=2 (10 outputs, so 80 rows per step);
+  127 sampled steps; the whole loop runs in one compiled call, `melodylib.compiled_sampling`);
+- "beam": the same with beam_size=4, branch_factor=2 (10 outputs, so 80 rows per step; beam
+  search keeps its loop in Python: one compiled call per step for all rows);
 - "naive loop": the common approach of the TensorFlow text-generation tutorials: at every step,
   encode the whole history so far and call `model.predict` on it ([10, t, input_size], the 10
   outputs batched together), keep the last step's logits, sample, append. It is timed after a
