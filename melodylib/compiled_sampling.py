@@ -10,6 +10,7 @@ Python loop's, so a seed gives the same melodies on either path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -288,11 +289,33 @@ def graph_encoder(encoder: EventSequenceEncoder) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-class CompiledSampler:
-    """Samples every output to the end in one compiled call (one `tf.while_loop` over the steps).
+@dataclass
+class CompiledRows:
+    """Every row's generation state as tensors: histories, encoder state, RNN state and raw logits."""
 
-    Built over a `StepModel` (sharing its cells and weights) and the config's encoder. The loop
-    carries the histories [outputs, num_steps], the encoder state, the RNN state and the scores.
+    histories: Any
+    encoder_state: dict
+    rnn_state: list
+    logits: Any
+
+    def select(self, indices: Any) -> "CompiledRows":
+        """The rows at `indices`, in that order (beam search keeps and branches rows)."""
+        import tensorflow as tf
+
+        indices = tf.convert_to_tensor(np.asarray(indices), tf.int32)
+        return CompiledRows(
+            tf.gather(self.histories, indices),
+            {name: tf.gather(part, indices) for name, part in self.encoder_state.items()},
+            [tf.gather(part, indices) for part in self.rnn_state],
+            tf.gather(self.logits, indices),
+        )
+
+
+class CompiledSampler:
+    """Generation steps as compiled TensorFlow functions, over a `StepModel`'s cells and weights.
+
+    `sample` runs plain sampling to the end in one call (one `tf.while_loop` over the steps);
+    `start` and `extend` give beam search one compiled call per step for all its rows.
     """
 
     def __init__(self, step_model: Any, encoder: EventSequenceEncoder) -> None:
@@ -302,25 +325,59 @@ class CompiledSampler:
             raise MelodylibError(f"no compiled sampler for {type(encoder).__name__}")
         self.encoder = graph_encoder(encoder)
         self.cells = [rnn.cell for rnn in step_model._rnns]
-        self.state_counts = list(step_model._state_counts)
+        self.state_counts = [len(cell.state_size) for cell in self.cells]
         self.logits_layer = step_model._logits
-        self._function = tf.function(self._run, reduce_retracing=True)
+        self._sample = tf.function(self._sample_loop, reduce_retracing=True)
+        self._prime = tf.function(self._prime_encoder, reduce_retracing=True)
+        self._extend = tf.function(self._step, reduce_retracing=True)
 
-    def sample(self, histories: np.ndarray, primer_length: int, rnn_state: list, logits: np.ndarray,
-               uniforms: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
-        """Fill histories[:, primer_length:] by sampling; returns (histories, log-likelihood of the new steps).
+    # --- the Python-facing calls --------------------------------------------------------------
+    def start(self, histories: np.ndarray, primer_length: int, rnn_state: list, logits: np.ndarray) -> CompiledRows:
+        """Rows ready to generate from: `histories` [rows, num_steps] with each primer in its first
+        `primer_length` columns, and the RNN state and raw logits [rows, classes] after the primer."""
+        import tensorflow as tf
 
-        `histories` [rows, num_steps] holds each row's primer in its first `primer_length` columns;
-        `rnn_state` and `logits` [rows, classes] are the state and raw logits after the primer;
+        histories = tf.constant(histories, tf.int32)
+        return CompiledRows(histories, self._prime(histories, tf.constant(primer_length, tf.int32)),
+                            [tf.convert_to_tensor(part, tf.float32) for part in rnn_state],
+                            tf.constant(logits, tf.float64))
+
+    def sample(self, rows: CompiledRows, primer_length: int, uniforms: np.ndarray,
+               temperature: float) -> tuple[np.ndarray, np.ndarray]:
+        """Fill every row to the end by sampling; returns (histories, log-likelihood of the new steps).
+
         `uniforms` [num_steps - primer_length, rows] are the draws in [0, 1).
         """
         import tensorflow as tf
 
-        events, scores = self._function(
-            tf.constant(histories, tf.int32), tf.constant(primer_length, tf.int32),
-            [tf.convert_to_tensor(part, tf.float32) for part in rnn_state],
-            tf.constant(logits, tf.float64), tf.constant(uniforms, tf.float64), tf.constant(temperature, tf.float64))
-        return events.numpy().astype(np.int64), scores.numpy()
+        histories, scores = self._sample(rows.histories, rows.encoder_state, rows.rnn_state, rows.logits,
+                                         tf.constant(primer_length, tf.int32),
+                                         tf.constant(uniforms, tf.float64), tf.constant(temperature, tf.float64))
+        return histories.numpy().astype(np.int64), scores.numpy()
+
+    def extend(self, rows: CompiledRows, position: int, uniforms: np.ndarray,
+               temperature: float) -> tuple[CompiledRows, np.ndarray, np.ndarray]:
+        """Sample the event at `position` for every row; returns the new rows, the events and their log-probabilities."""
+        import tensorflow as tf
+
+        histories, encoder_state, rnn_state, logits, events, scores = self._extend(
+            tf.constant(position, tf.int32), rows.histories, rows.encoder_state, rows.rnn_state, rows.logits,
+            tf.constant(uniforms, tf.float64), tf.constant(temperature, tf.float64))
+        return CompiledRows(histories, encoder_state, rnn_state, logits), events.numpy(), scores.numpy()
+
+    # --- the compiled bodies ------------------------------------------------------------------
+    def _prime_encoder(self, histories: Any, primer_length: Any) -> dict:
+        """The encoder's running state over the primer (no model calls: the primer already ran)."""
+        import tensorflow as tf
+
+        encoder = self.encoder
+
+        def prime(position, state):
+            return position + 1, encoder.update(state, _event_at(histories, position), position)
+
+        _, state = tf.while_loop(lambda position, state: position < primer_length, prime,
+                                 (tf.constant(0, tf.int32), encoder.initial_state(tf.shape(histories)[0])))
+        return state
 
     def _model_step(self, inputs: Any, rnn_state: list) -> tuple[Any, list]:
         """One step of every recurrent layer and the logits layer: inputs [rows, input_size]."""
@@ -331,38 +388,41 @@ class CompiledSampler:
             offset += count
         return self.logits_layer(outputs), new_state
 
-    def _run(self, histories: Any, primer_length: Any, rnn_state: list, logits: Any, uniforms: Any,
-             temperature: Any) -> tuple[Any, Any]:
+    def _step(self, position: Any, histories: Any, encoder_state: dict, rnn_state: list, logits: Any,
+              uniforms: Any, temperature: Any) -> tuple:
+        """Draw the event at `position` for every row, then run the model on it (the next logits)."""
         import tensorflow as tf
 
         encoder = self.encoder
-        batch_size = tf.shape(histories)[0]
-        num_steps = tf.shape(histories)[1]
-        columns = tf.range(num_steps)
+        log_probabilities = tf.nn.log_softmax(logits / temperature, axis=-1)
+        # The same draw as the Python loop: the number of cumulative probabilities <= u * total.
+        cumulative = tf.cumsum(tf.exp(log_probabilities), axis=-1)
+        draws = uniforms[:, None] * cumulative[:, -1:]
+        num_classes = tf.shape(logits)[-1]
+        classes = tf.minimum(tf.reduce_sum(tf.cast(cumulative <= draws, tf.int32), axis=-1), num_classes - 1)
+        events = encoder.decode(classes, histories, position)
+        columns = tf.range(tf.shape(histories)[1])
+        histories = tf.where(tf.equal(columns, position)[None, :], events[:, None], histories)
+        # Scored: the encoder's own label of the event (see MelodyGenerator._extend).
+        labels = encoder.label(classes, histories, position)
+        scores = tf.gather(log_probabilities, labels, axis=1, batch_dims=1)
+        encoder_state = encoder.update(encoder_state, events, position)
+        step_logits, rnn_state = self._model_step(encoder.features(encoder_state, histories, position), rnn_state)
+        return histories, encoder_state, rnn_state, tf.cast(step_logits, tf.float64), events, scores
 
-        # The encoder's running state over the primer (no model calls: the primer already ran).
-        def prime(position, state):
-            return position + 1, encoder.update(state, _event_at(histories, position), position)
-
-        _, encoder_state = tf.while_loop(lambda position, state: position < primer_length, prime,
-                                         (tf.constant(0, tf.int32), encoder.initial_state(batch_size)))
+    def _sample_loop(self, histories: Any, encoder_state: dict, rnn_state: list, logits: Any, primer_length: Any,
+                     uniforms: Any, temperature: Any) -> tuple:
+        import tensorflow as tf
 
         def step(position, histories, encoder_state, rnn_state, logits, scores):
-            log_probabilities = tf.nn.log_softmax(logits / temperature, axis=-1)
-            # The same draw as the Python loop: the number of cumulative probabilities <= u * total.
-            cumulative = tf.cumsum(tf.exp(log_probabilities), axis=-1)
-            draws = uniforms[position - primer_length][:, None] * cumulative[:, -1:]
-            num_classes = tf.shape(logits)[-1]
-            classes = tf.minimum(tf.reduce_sum(tf.cast(cumulative <= draws, tf.int32), axis=-1), num_classes - 1)
-            events = encoder.decode(classes, histories, position)
-            histories = tf.where(tf.equal(columns, position)[None, :], events[:, None], histories)
-            labels = encoder.label(classes, histories, position)
-            scores = scores + tf.gather(log_probabilities, labels, axis=1, batch_dims=1)
-            encoder_state = encoder.update(encoder_state, events, position)
-            step_logits, rnn_state = self._model_step(encoder.features(encoder_state, histories, position), rnn_state)
-            return position + 1, histories, encoder_state, rnn_state, tf.cast(step_logits, tf.float64), scores
+            histories, encoder_state, rnn_state, logits, _, step_scores = self._step(
+                position, histories, encoder_state, rnn_state, logits, uniforms[position - primer_length],
+                temperature)
+            return position + 1, histories, encoder_state, rnn_state, logits, scores + step_scores
 
+        num_steps = tf.shape(histories)[1]
         _, histories, _, _, _, scores = tf.while_loop(
             lambda position, *rest: position < num_steps, step,
-            (primer_length, histories, encoder_state, list(rnn_state), logits, tf.zeros([batch_size], tf.float64)))
+            (primer_length, histories, encoder_state, list(rnn_state), logits,
+             tf.zeros([tf.shape(histories)[0]], tf.float64)))
         return histories, scores

@@ -336,18 +336,11 @@ class MelodyGenerator:
             log_probabilities = _log_softmax(logits[:-1])
             labels = self.encoder.labels(primer)[1:]
             primer_score = float(log_probabilities[np.arange(len(labels)), labels].sum())
-        if self._sampler is not None and beam_size == 1 and branch_factor == 1:
-            # One uniform draw per output and step, in the same order as the Python loop below.
-            uniforms = np.stack([rng.random(num_outputs) for _ in range(num_new_steps)])
-            histories = np.zeros((num_outputs, len(primer) + num_new_steps), np.int64)
-            histories[:, : len(primer)] = primer
-            from melodylib.models import gather_state
-
-            rows = np.zeros(num_outputs, np.int64)
-            histories, scores = self._sampler.sample(
-                histories, len(primer), gather_state(rnn_state, rows), np.repeat(raw_logits[-1:], num_outputs, axis=0),
-                uniforms, temperature)
-            return [list(map(int, row)) for row in histories], primer_score + scores
+        if self._sampler is not None:
+            return self._compiled_search(primer, rnn_state, raw_logits[-1:], primer_score, num_new_steps,
+                                         num_outputs, temperature, beam_size, branch_factor, steps_per_iteration, rng)
+        # The Python loop: the reference the compiled one is tested against, and the path for
+        # encoders that have no TensorFlow-ops version.
         start = _Rows(rnn_state, logits[-1:], None)
 
         def step(histories: list[list[int]], rows: _Rows, scores: np.ndarray) -> tuple[_Rows, np.ndarray]:
@@ -357,6 +350,34 @@ class MelodyGenerator:
             [list(primer) for _ in range(num_outputs)], _select_rows(start, np.zeros(num_outputs, np.int64)),
             [primer_score] * num_outputs, step, _select_rows, num_new_steps, beam_size, branch_factor,
             steps_per_iteration,
+        )
+        return histories, scores
+
+    def _compiled_search(self, primer, rnn_state, last_logits, primer_score, num_new_steps, num_outputs,
+                         temperature, beam_size, branch_factor, steps_per_iteration,
+                         rng) -> tuple[list[list[int]], np.ndarray]:
+        """`_search` with compiled steps: plain sampling in one call, beam search in one call per step."""
+        histories = np.zeros((1, len(primer) + num_new_steps), np.int64)
+        histories[0, : len(primer)] = primer
+        start = self._sampler.start(histories, len(primer), rnn_state, last_logits)
+        if beam_size == 1 and branch_factor == 1:
+            # One uniform draw per output and step, in the same order as the Python loop.
+            uniforms = np.stack([rng.random(num_outputs) for _ in range(num_new_steps)])
+            rows = start.select(np.zeros(num_outputs, np.int64))
+            histories, scores = self._sampler.sample(rows, len(primer), uniforms, temperature)
+            return [list(map(int, row)) for row in histories], primer_score + scores
+
+        def step(histories: list[list[int]], rows, scores: np.ndarray):
+            rows, events, step_scores = self._sampler.extend(rows, len(histories[0]), rng.random(len(histories)),
+                                                             temperature)
+            for history, event in zip(histories, events):
+                history.append(int(event))
+            return rows, scores + step_scores
+
+        histories, _, scores = beam_search(
+            [list(primer) for _ in range(num_outputs)], start.select(np.zeros(num_outputs, np.int64)),
+            [primer_score] * num_outputs, step, lambda rows, indices: rows.select(indices), num_new_steps,
+            beam_size, branch_factor, steps_per_iteration,
         )
         return histories, scores
 

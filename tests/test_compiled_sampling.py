@@ -104,14 +104,16 @@ def generators() -> dict[str, MelodyGenerator]:
     return result
 
 
+@pytest.mark.parametrize("search", [{}, {"beam_size": 3, "branch_factor": 2, "steps_per_iteration": 2}],
+                         ids=["sampling", "beam_search"])
 @pytest.mark.parametrize("name", ["basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"])
-def test_compiled_loop_samples_what_the_python_loop_samples(generators, name):
+def test_compiled_loop_samples_what_the_python_loop_samples(generators, name, search):
     generator = generators[name]
     primer = [67, NO_EVENT, 64, NO_EVENT, 62, NOTE_OFF, 60, NO_EVENT, 62, 64]
-    compiled = generator.generate(primer, num_steps=60, num_outputs=5, temperature=0.9, seed=21)
+    compiled = generator.generate(primer, num_steps=60, num_outputs=5, temperature=0.9, seed=21, **search)
     sampler, generator._sampler = generator._sampler, None
     try:
-        python = generator.generate(primer, num_steps=60, num_outputs=5, temperature=0.9, seed=21)
+        python = generator.generate(primer, num_steps=60, num_outputs=5, temperature=0.9, seed=21, **search)
     finally:
         generator._sampler = sampler
     assert [melody.events for melody in compiled] == [melody.events for melody in python]

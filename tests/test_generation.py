@@ -249,9 +249,10 @@ def test_beam_search_prefers_likelier_melodies(generators):
 
 
 def test_all_outputs_and_beams_advance_in_one_model_call_per_step(generators):
+    """The Python loop: one StepModel call for the primer, then one per step for every row."""
     generator = generators["lookback_rnn"]
     calls = []
-    real_step_model = generator.step_model
+    real_step_model, sampler = generator.step_model, generator._sampler
 
     class CountingStepModel:
         def __init__(self, inner):
@@ -264,13 +265,37 @@ def test_all_outputs_and_beams_advance_in_one_model_call_per_step(generators):
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
-    generator.step_model = CountingStepModel(real_step_model)
+    generator.step_model, generator._sampler = CountingStepModel(real_step_model), None
     try:
         generator.generate(TWINKLE, num_steps=8 + 16, num_outputs=3, beam_size=2, branch_factor=2, seed=0)
     finally:
-        generator.step_model = real_step_model
+        generator.step_model, generator._sampler = real_step_model, sampler
     assert calls[0] == (1, 8)  # the primer, once, for one row
     assert calls[1:] == [(3 * 2 * 2, 1)] * 15  # then one step of every row of every output per call
+
+
+def test_compiled_beam_search_takes_one_call_per_step_and_sampling_one_call_in_all(generators):
+    generator = generators["lookback_rnn"]
+    sampler = generator._sampler
+    extend_rows, sample_calls = [], []
+    real_extend, real_sample = sampler.extend, sampler.sample
+
+    def counting_extend(rows, position, uniforms, temperature):
+        extend_rows.append((int(rows.histories.shape[0]), position))
+        return real_extend(rows, position, uniforms, temperature)
+
+    def counting_sample(rows, primer_length, uniforms, temperature):
+        sample_calls.append(uniforms.shape)
+        return real_sample(rows, primer_length, uniforms, temperature)
+
+    sampler.extend, sampler.sample = counting_extend, counting_sample
+    try:
+        generator.generate(TWINKLE, num_steps=8 + 16, num_outputs=3, beam_size=2, branch_factor=2, seed=0)
+        generator.generate(TWINKLE, num_steps=8 + 16, num_outputs=3, seed=0)
+    finally:
+        sampler.extend, sampler.sample = real_extend, real_sample
+    assert extend_rows == [(3 * 2 * 2, position) for position in range(8, 24)]
+    assert sample_calls == [(16, 3)]
 
 
 def test_melody_log_likelihood_matches_the_full_model(generators):
