@@ -324,9 +324,9 @@ class CompiledSampler:
         if not supports_compiled_sampling(encoder):
             raise MelodylibError(f"no compiled sampler for {type(encoder).__name__}")
         self.encoder = graph_encoder(encoder)
-        self.cells = [rnn.cell for rnn in step_model._rnns]
+        self.cells = step_model.cells
         self.state_counts = [len(cell.state_size) for cell in self.cells]
-        self.logits_layer = step_model._logits
+        self.logits_layer = step_model.logits_layer
         self._sample = tf.function(self._sample_loop, reduce_retracing=True)
         self._prime = tf.function(self._prime_encoder, reduce_retracing=True)
         self._extend = tf.function(self._step, reduce_retracing=True)

@@ -13,6 +13,7 @@ from melodylib.configs import CONFIG_NAMES, get_config
 from melodylib.errors import MelodylibError
 from melodylib.models import (
     AttentionCell,
+    AttentionRNN,
     StepModel,
     build_model,
     build_step_model,
@@ -233,6 +234,95 @@ def test_attention_cell_does_not_mask_the_empty_slots(attention_layer):
     # Step 2 attends over one stored output and four zero slots: masking would change it.
     assert np.abs(masked[:, 1] - unmasked[:, 1]).max() > 1e-3
     np.testing.assert_allclose(outputs, unmasked, atol=1e-5)
+
+
+# ------------------------------------------------------------------ the chunked training layer
+
+
+def loss_and_gradients(layer, variables, inputs, targets):
+    """sum(layer(inputs) * targets) and its gradients for inputs + variables, in a compiled function."""
+    import tensorflow as tf
+
+    @tf.function
+    def run(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(layer(inputs, training=True) * targets)
+        return loss, tape.gradient(loss, [inputs] + list(variables))
+
+    loss, gradients = run(tf.constant(inputs))
+    return float(loss), [np.asarray(gradient) for gradient in gradients]
+
+
+@pytest.mark.parametrize(
+    "chunk_length, steps",
+    [(4, 23), (5, 30), (7, 23), (16, 3), (3, 1)],  # shorter than, equal to, longer than the window; one step
+)
+def test_chunked_layer_equals_the_step_by_step_loop_with_its_gradients(chunk_length, steps):
+    cell = AttentionCell(6, 5, name="attention_cell")
+    chunked = AttentionRNN(cell, chunk_length=chunk_length, return_sequences=True)
+    plain = keras.layers.RNN(cell, return_sequences=True)  # the same cell and weights
+    chunked.build((None, None, 7))
+    plain.build((None, None, 7))
+    randomise_weights(chunked, seed=11)
+    rng = np.random.default_rng(chunk_length)
+    inputs = rng.normal(size=(3, steps, 7)).astype("float32")
+    targets = rng.normal(size=(3, steps, 6)).astype("float32")
+    np.testing.assert_allclose(chunked(inputs), plain(inputs), atol=1e-5)
+    loss, gradients = loss_and_gradients(chunked, cell.trainable_variables, inputs, targets)
+    expected_loss, expected_gradients = loss_and_gradients(plain, cell.trainable_variables, inputs, targets)
+    assert loss == pytest.approx(expected_loss, rel=1e-5, abs=1e-5)
+    names = ["inputs"] + [variable.name for variable in cell.trainable_variables]
+    for name, got, want in zip(names, gradients, expected_gradients):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_the_training_model_uses_the_chunked_layer_with_unchanged_weights_loss_and_gradients(monkeypatch):
+    import tensorflow as tf
+
+    from melodylib import models
+
+    keras.utils.set_random_seed(3)
+    config = make_config("attention_rnn", rnn_layer_sizes=[8, 6], attn_length=5, dropout_keep_prob=1.0)
+    model = build_model(config)
+    assert isinstance(model.get_layer("lstm_0"), AttentionRNN)
+    randomise_weights(model.get_layer("lstm_0"), seed=5)
+    monkeypatch.setattr(models, "AttentionRNN", lambda cell, **kwargs: keras.layers.RNN(cell, **kwargs))
+    reference = build_model(config)  # lstm_0 a plain keras RNN over the same kind of cell
+    assert [w.path for w in reference.weights] == [w.path for w in model.weights]
+    reference.set_weights(model.get_weights())
+    rng = np.random.default_rng(1)
+    inputs = tf.constant(random_inputs(config, 4, 37, seed=2))
+    labels = tf.constant(rng.integers(0, config.encoder.num_classes, size=(4, 37)))
+
+    def loss_and_gradients_of(net):
+        with tf.GradientTape() as tape:
+            logits = net(inputs, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        return float(loss), [np.asarray(g) for g in tape.gradient(loss, net.trainable_variables)]
+
+    loss, gradients = loss_and_gradients_of(model)
+    expected_loss, expected_gradients = loss_and_gradients_of(reference)
+    assert loss == pytest.approx(expected_loss, rel=1e-6)
+    for variable, got, want in zip(model.trainable_variables, gradients, expected_gradients):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=variable.path)
+
+
+def test_the_chunked_layer_falls_back_to_the_cell_loop_for_states():
+    cell = AttentionCell(6, 5)
+    layer = AttentionRNN(cell, chunk_length=4, return_sequences=True, return_state=True)
+    layer.build((None, None, 7))
+    randomise_weights(layer, seed=2)
+    inputs = np.random.default_rng(4).normal(size=(2, 9, 7)).astype("float32")
+    outputs, *state = layer(inputs)
+    assert [int(part.shape[-1]) for part in state] == [6, 6, 6, 30, 30]
+    weights = {w.path.split("/")[-1]: w.numpy().astype("float64") for w in cell.weights}
+    expected_outputs, expected_state = reference_attention(weights, inputs.astype("float64"), 5)
+    np.testing.assert_allclose(outputs, expected_outputs, atol=1e-5)
+    for got, want in zip(state, expected_state):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(MelodylibError, match="chunk_length"):
+        AttentionRNN(AttentionCell(6, 5), chunk_length=0)
 
 
 # ------------------------------------------------------------------ the step model
