@@ -63,3 +63,16 @@ def test_import_does_not_load_tensorflow():
     code = "import sys, melodylib; melodylib.get_config; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_notebooks_open_on_the_kernel_that_setup_registers():
+    """`make lab` opens every notebook on the course's own kernel, which both install targets register."""
+    import json
+
+    makefile = (ROOT / "Makefile").read_text()
+    registered = re.findall(r"ipykernel install --sys-prefix --name (\S+)", makefile)
+    assert registered == ["melodylib", "melodylib"]  # make setup and make offline-install
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert [path.name[:3] for path in notebooks] == [f"{number:02d}_" for number in range(len(notebooks))]
+    for path in notebooks:
+        assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "melodylib", path.name
