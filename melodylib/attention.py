@@ -176,7 +176,7 @@ _CELL_WEIGHT_NAMES = (
 )
 
 
-def _old_block_features(keys: Any, query: Any) -> Any:
+def _starting_slots_features(keys: Any, query: Any) -> Any:
     """tanh(k_j + y) for time-major keys [L, batch, u] and the query [batch, u].
 
     The sum is a bias_add over [L, batch·u] rows: TensorFlow's fast path for this broadcast.
@@ -187,7 +187,7 @@ def _old_block_features(keys: Any, query: Any) -> Any:
     return tf.reshape(tf.tanh(tf.nn.bias_add(flat, tf.reshape(query, [-1]))), tf.shape(keys))
 
 
-def _old_block_scores(keys: Any, query: Any, attn_v: Any, first_slot: int) -> Any:
+def _starting_slots_scores(keys: Any, query: Any, attn_v: Any, first_slot: int) -> Any:
     """Scores v·tanh(k_j + y) [L, batch] of the chunk's starting FIFO slots, -inf before `first_slot`.
 
     Slots before `first_slot` have left the window at this step. Keeping their rows (masked)
@@ -196,21 +196,21 @@ def _old_block_scores(keys: Any, query: Any, attn_v: Any, first_slot: int) -> An
     """
     import tensorflow as tf
 
-    scores = tf.tensordot(_old_block_features(keys[first_slot:], query), attn_v, axes=1)  # a free slice
+    scores = tf.tensordot(_starting_slots_features(keys[first_slot:], query), attn_v, axes=1)  # a free slice
     if first_slot == 0:
         return scores
     return tf.concat([tf.fill([first_slot, tf.shape(scores)[1]], float("-inf")), scores], axis=0)
 
 
-def _old_block_backward(keys: Any, query: Any, attn_v: Any, d_scores: Any, d_keys: Any) -> tuple[Any, Any, Any]:
-    """Backward of `_old_block_scores`: (d_keys + d(keys), d(query), d(attn_v)), recomputing tanh.
+def _starting_slots_backward(keys: Any, query: Any, attn_v: Any, d_scores: Any, d_keys: Any) -> tuple[Any, Any, Any]:
+    """Backward of `_starting_slots_scores`: (d_keys + d(keys), d(query), d(attn_v)), recomputing tanh.
 
     `d_scores` [L, batch] is zero on the masked slots. `d_keys` accumulates the key gradients of
     the whole chunk slot by slot (a slot keeps its index in the starting FIFO at every step).
     """
     import tensorflow as tf
 
-    features = _old_block_features(keys, query)
+    features = _starting_slots_features(keys, query)
     # (d_score ⊗ v)·(1 - tanh²): an outer product by matmul, then TensorFlow's fused tanh gradient.
     outer = tf.reshape(tf.matmul(tf.reshape(d_scores, [-1, 1]), attn_v[None, :]), tf.shape(features))
     d_features = tf.raw_ops.TanhGrad(y=features, dy=outer)
@@ -229,7 +229,7 @@ def _attention_chunk_forward(attn_length: int, inputs: Any, state: Sequence[Any]
     ([batch, u] each: c, h, the attention weights and contexts; the outputs are the results). The maths is
     AttentionCell.step's; only the FIFO is kept differently: at step t the window is the chunk's
     starting slots t..L-1 (scored over all L slots with the first t masked, see
-    `_old_block_scores`) followed by the t outputs of this chunk so far (scored row by row), so
+    `_starting_slots_scores`) followed by the t outputs of this chunk so far (scored row by row), so
     the [batch, L, u] FIFO is never shifted or copied inside a chunk. Saved attention weights
     use a fixed layout [L starting slots ; K new outputs] with zeros outside the window.
     """
@@ -256,7 +256,7 @@ def _attention_chunk_forward(attn_length: int, inputs: Any, state: Sequence[Any]
         fresh = range(first_fresh, t)
         scores = []
         if t < length:
-            scores.append(_old_block_scores(keys, query, attn_v, t))
+            scores.append(_starting_slots_scores(keys, query, attn_v, t))
         if fresh:
             scores.append(tf.stack([tf.linalg.matvec(tf.tanh(new_keys[s] + query), attn_v) for s in fresh]))
         alpha = tf.nn.softmax(tf.concat(scores, axis=0), axis=0)
@@ -371,7 +371,7 @@ def _attention_chunk_backward(attn_length: int, arguments: Sequence[Any], saved:
         d_scores = alpha * (d_alpha - tf.reduce_sum(alpha * d_alpha, axis=0, keepdims=True))
         d_query_terms = []
         if t < length:
-            d_keys0, d_query_old, d_attn_v_old = _old_block_backward(keys0, query, attn_v, d_scores[:length], d_keys0)
+            d_keys0, d_query_old, d_attn_v_old = _starting_slots_backward(keys0, query, attn_v, d_scores[:length], d_keys0)
             d_query_terms.append(d_query_old)
             d_attn_v_terms.append(d_attn_v_old)
         for s in fresh:

@@ -266,7 +266,7 @@ class MelodyGenerator:
             )
         self.step_model = StepModel(self.model)
         self.encoder = self.config.encoder
-        # Plain sampling (beam 1, branch 1) runs its whole loop in one compiled call.
+        # Compiled steps: plain sampling runs its whole loop in one call, beam search one call per step.
         self._sampler = CompiledSampler(self.step_model, self.encoder) if supports_compiled_sampling(
             self.encoder) else None
         # One-hot classes map one-to-one onto events; lookback and key classes do not.
