@@ -273,3 +273,25 @@ def test_bucketing_keeps_padding_small(tmp_path):
     # Magenta pads each batch of 8 random melodies to the longest: far more padding.
     batches = np.array(lengths[: len(lengths) // 8 * 8]).reshape(-1, 8)
     assert 1 - batches.sum() / (batches.max(axis=1) * 8).sum() > 0.2
+
+
+def test_small_integer_inputs_wait_as_int8_and_come_back_exact(tmp_path):
+    rng = np.random.default_rng(4)
+    examples = [(rng.integers(-1, 2, size=(length, 6)).astype(np.float32), rng.integers(1, 5, size=length))
+                for length in (5, 9, 14)]
+    write_records(tmp_path / "data.tfrecord", [sequence_example_bytes(i, l) for i, l in examples])
+    dataset = make_dataset(tmp_path / "data.tfrecord", 6, 3, shuffle=False, repeat=False, drop_remainder=False,
+                           bucket_width=100)
+    (inputs, labels, mask), = list(dataset)
+    assert inputs.dtype == np.float32
+    for row, (original_inputs, _) in enumerate(examples):
+        np.testing.assert_array_equal(inputs.numpy()[row, : len(original_inputs)], original_inputs)
+
+
+def test_a_data_set_that_turns_non_integer_after_its_first_melody_is_an_error(tmp_path):
+    first = (np.ones((8, 6), np.float32), np.ones(8, np.int64))
+    second = (np.full((8, 6), 0.5, np.float32), np.ones(8, np.int64))
+    write_records(tmp_path / "data.tfrecord", [sequence_example_bytes(*first), sequence_example_bytes(*second)])
+    dataset = make_dataset(tmp_path / "data.tfrecord", 6, 2, shuffle=False, repeat=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not all integers"):
+        list(dataset)
