@@ -10,7 +10,8 @@ Layer names are fixed because checkpoints, bundles and the Magenta weight import
 - ``lstm_0`` … ``lstm_{n-1}``: one recurrent layer per entry of ``rnn_layer_sizes``. A
   ``keras.layers.LSTM`` normally; for attention configs (``attn_length > 0``) ``lstm_0`` is an
   :class:`AttentionRNN` (a ``keras.layers.RNN`` with a chunked, lean training loop) wrapping an
-  :class:`AttentionCell` (weights ``lstm_0/attention_cell/...``);
+  :class:`AttentionCell` (weights ``lstm_0/attention_cell/...``), and the layers after it are
+  :class:`LeanLSTM` (Keras' LSTM recomputing its gates for backprop: memory is tightest there);
 - ``dropout_0`` … ``dropout_{n-1}``: a Dropout on each layer's output sequence (upstream's
   DropoutWrapper(output_keep_prob), never input or state dropout);
 - ``logits``: Dense(num_classes), no activation.
@@ -34,10 +35,12 @@ import numpy as np
 
 from melodylib.attention import AttentionCell, AttentionRNN
 from melodylib.errors import MelodylibError
+from melodylib.lean_lstm import LeanLSTM
 
 __all__ = [
     "AttentionCell",
     "AttentionRNN",
+    "LeanLSTM",
     "StepModel",
     "build_model",
     "build_step_model",
@@ -140,7 +143,9 @@ def build_model(config: Any) -> keras.Model:
                 name=f"lstm_{index}",
             )
         else:
-            layer = keras.layers.LSTM(
+            # Beside the attention layer, memory rather than time is short: recompute the gates.
+            lstm_class = LeanLSTM if attn_length > 0 else keras.layers.LSTM
+            layer = lstm_class(
                 units,
                 return_sequences=True,
                 unit_forget_bias=True,

@@ -14,6 +14,7 @@ from melodylib.errors import MelodylibError
 from melodylib.models import (
     AttentionCell,
     AttentionRNN,
+    LeanLSTM,
     StepModel,
     build_model,
     build_step_model,
@@ -323,6 +324,44 @@ def test_the_chunked_layer_falls_back_to_the_cell_loop_for_states():
         np.testing.assert_allclose(got, want, atol=1e-5)
     with pytest.raises(MelodylibError, match="chunk_length"):
         AttentionRNN(AttentionCell(6, 5), chunk_length=0)
+
+
+@pytest.mark.parametrize("steps, input_size", [(1, 5), (9, 7), (40, 3)])
+def test_the_lean_lstm_equals_keras_lstm_with_its_gradients(steps, input_size):
+    lean = LeanLSTM(6, return_sequences=True, unit_forget_bias=True)
+    plain = keras.layers.LSTM(6, return_sequences=True, unit_forget_bias=True)
+    lean.build((None, None, input_size))
+    plain.build((None, None, input_size))
+    randomise_weights(lean, seed=steps)
+    plain.set_weights(lean.get_weights())
+    assert [w.path.split("/", 1)[1] for w in lean.weights] == [w.path.split("/", 1)[1] for w in plain.weights]
+    rng = np.random.default_rng(steps)
+    inputs = rng.normal(size=(3, steps, input_size)).astype("float32")
+    targets = rng.normal(size=(3, steps, 6)).astype("float32")
+    np.testing.assert_allclose(lean(inputs), plain(inputs), atol=1e-6)
+    loss, gradients = loss_and_gradients(lean, lean.trainable_variables, inputs, targets)
+    expected_loss, expected_gradients = loss_and_gradients(plain, plain.trainable_variables, inputs, targets)
+    assert lean._sequence_op is not None  # the lean loop ran, not Keras' own
+    assert loss == pytest.approx(expected_loss, rel=1e-5, abs=1e-5)
+    for name, got, want in zip(["inputs", "kernel", "recurrent_kernel", "bias"], gradients, expected_gradients):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_the_lean_lstm_is_keras_lstm_for_states_and_sits_only_after_attention():
+    layer = LeanLSTM(4, return_sequences=True, return_state=True)
+    plain = keras.layers.LSTM(4, return_sequences=True, return_state=True)
+    inputs = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    layer.build(inputs.shape)
+    plain.build(inputs.shape)
+    randomise_weights(layer, seed=1)
+    plain.set_weights(layer.get_weights())
+    for got, want in zip(layer(inputs), plain(inputs)):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert layer._sequence_op is None
+    attention = build_model(make_config("attention_rnn", rnn_layer_sizes=[8, 6, 5], attn_length=3))
+    assert [type(attention.get_layer(f"lstm_{index}")) for index in range(3)] == [AttentionRNN, LeanLSTM, LeanLSTM]
+    basic = build_model(make_config("basic_rnn", rnn_layer_sizes=[8, 6]))
+    assert [type(basic.get_layer(f"lstm_{index}")) for index in range(2)] == [keras.layers.LSTM] * 2
 
 
 # ------------------------------------------------------------------ the step model
