@@ -42,6 +42,21 @@ def statistics_to_dict(stats_list):
     return dict(sorted(result.items()))
 
 
+def add_statistics(totals, file_statistics):
+    """Add one file's {name: count or {bucket: count}} into `totals`.
+
+    Summing the per-file dicts, not merging Magenta's Statistic objects again: merge_statistics
+    mutates the first object of each name, so a second merge would count some files twice.
+    """
+    for name, value in file_statistics.items():
+        if isinstance(value, dict):
+            histogram = totals.setdefault(name, {})
+            for bucket, count in value.items():
+                histogram[bucket] = histogram.get(bucket, 0) + count
+        else:
+            totals[name] = totals.get(name, 0) + value
+
+
 def only_instrument(quantized, instrument):
     """A copy of a quantized NoteSequence keeping only one instrument's notes."""
     filtered = copy.deepcopy(quantized)
@@ -172,7 +187,7 @@ def main():
     dataset_records = {name: read_records(f"{dataset_dir}/{name}/training_melodies.tfrecord")
                        for name in CONFIG_NAMES}
     files, all_encodings = [], {name: [] for name in CONFIG_NAMES}
-    all_stats = []
+    totals = {}
     for raw in read_records(notesequence_path):
         sequence = note_seq.NoteSequence.FromString(raw)
         record, encodings = process_file(sequence, configs)
@@ -187,7 +202,7 @@ def main():
             stats = dag.get_stats()
             if name == "basic_rnn":
                 record["statistics"] = statistics_to_dict(stats)
-                all_stats.extend(stats)
+                add_statistics(totals, record["statistics"])
             all_encodings[name].extend(encodings[name])
         files.append(record)
     for name in CONFIG_NAMES:
@@ -210,7 +225,7 @@ def main():
         "pipeline": {"steps_per_quarter": 4, "transposition_range": [0], "eval_ratio": 0.0,
                      **EXTRACTOR_SETTINGS},
         "configs": config_facts,
-        "total_statistics": statistics_to_dict(all_stats),
+        "total_statistics": dict(sorted(totals.items())),
         "files": files,
     }
     with gzip.open(output_path, "wt") as handle:
