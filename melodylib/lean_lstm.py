@@ -5,8 +5,8 @@ every step: about 330 MB per 128-unit layer for a batch of 128 melodies of 511 s
 `LeanLSTM` is the same layer (same weights, names, cell and maths, so checkpoints, bundles, the
 Magenta import and step-by-step generation are unchanged) with a hand-written backward pass for
 whole sequences: the forward loop keeps only c (h is the layer's output anyway), and the
-backward loop recomputes each step's gates from them. Measured on 2 CPU cores: about 60% less
-memory per layer, about 20% more time per layer. `build_model` uses it where that trade pays:
+backward loop recomputes each step's gates from them. Measured on 2 CPU cores: about 40% less
+memory per layer (135 of 330 MB), 10 to 20% more time per layer. `build_model` uses it where that trade pays:
 beside attention_rnn's attention layer, which holds the most memory and takes most of the
 step time (there it saves about 150 MB at batch 128 for a few percent of time). Tests check its
 outputs and gradients against Keras' LSTM.
@@ -34,15 +34,17 @@ def _forward(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> tupl
 
     def body(t, h, c, hs, cs):
         # Two matmuls per step: faster on CPU than one input projection of all steps up front.
-        gates = _activated(tf.matmul(inputs[t], kernel) + tf.matmul(h, recurrent_kernel) + bias)
-        gate_i, gate_f, gate_c, gate_o = gates
+        pre_activations = tf.matmul(inputs[t], kernel) + tf.matmul(h, recurrent_kernel) + bias
+        gate_i, gate_f, gate_c, gate_o = _activated(pre_activations)
         c = gate_f * c + gate_i * gate_c
         h = gate_o * tf.tanh(c)
         return t + 1, h, c, hs.write(t, h), cs.write(t + 1, c)
 
     zeros = tf.zeros([batch, units])
     hs = tf.TensorArray(tf.float32, size=steps, element_shape=[None, units])
-    cs = tf.TensorArray(tf.float32, size=steps + 1, element_shape=[None, units], clear_after_read=False).write(0, zeros)
+    # Each c is read twice in the backward pass (as c and as the next step's c'), hence no clearing.
+    cs = tf.TensorArray(tf.float32, size=steps + 1, element_shape=[None, units], clear_after_read=False)
+    cs = cs.write(0, zeros)
     _, _, _, hs, cs = tf.while_loop(
         lambda t, *rest: t < steps, body, (tf.constant(0), zeros, zeros, hs, cs), maximum_iterations=steps,
     )
