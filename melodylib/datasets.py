@@ -336,7 +336,7 @@ def create_dataset(
     return summary
 
 
-def _parse_function(input_size: int, compact: bool):
+def _parse_function(input_size: int, compact: bool, source: str = ""):
     """Parse one record into (inputs, labels); with `compact`, inputs are held as int8.
 
     Every encoder of the course writes inputs of -1, 0 and 1 only, so until a batch is made
@@ -359,8 +359,8 @@ def _parse_function(input_size: int, compact: bool):
             small = tf.cast(inputs, tf.int8)
             exact = tf.debugging.assert_equal(
                 tf.cast(small, tf.float32), inputs,
-                message="a melody's inputs are not all integers from -128 to 127, unlike the first "
-                "record's; this data set mixes encodings (make it again with create_dataset)",
+                message=f"{source}: the inputs of a melody are not all integers from -128 to 127, unlike "
+                "those of the first melody; this data set mixes encodings (make it again with create_dataset)",
             )
             with tf.control_dependencies([exact]):
                 inputs = tf.identity(small)
@@ -456,7 +456,7 @@ def make_dataset(
         cycle_length=min(4, len(files)), num_parallel_calls=tf.data.AUTOTUNE,
     )
     compact = _inputs_are_small_integers(files)
-    dataset = dataset.map(_parse_function(input_size, compact), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(_parse_function(input_size, compact, str(pattern)), num_parallel_calls=tf.data.AUTOTUNE)
     if max_examples:
         dataset = dataset.take(max_examples)
     if shuffle:

@@ -293,5 +293,6 @@ def test_a_data_set_that_turns_non_integer_after_its_first_melody_is_an_error(tm
     second = (np.full((8, 6), 0.5, np.float32), np.ones(8, np.int64))
     write_records(tmp_path / "data.tfrecord", [sequence_example_bytes(*first), sequence_example_bytes(*second)])
     dataset = make_dataset(tmp_path / "data.tfrecord", 6, 2, shuffle=False, repeat=False)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="not all integers"):
+    expected = "data.tfrecord: the inputs of a melody are not all integers"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
         list(dataset)
