@@ -16,7 +16,7 @@ import platform
 import time
 
 from melodylib.atomic import write_text_atomically
-from melodylib.evaluation import course_comparison, format_table
+from melodylib.evaluation.metrics import course_comparison, format_table
 
 
 def main() -> None:

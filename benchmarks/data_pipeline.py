@@ -164,7 +164,7 @@ def child_convert(input_dir: str, output_file: str, workers: str, preload_tensor
         import tensorflow  # noqa: F401
 
         tensorflow_seconds = time.perf_counter() - started
-    from melodylib.readers import convert_directory
+    from melodylib.music.readers import convert_directory
 
     loaded_before = "tensorflow" in sys.modules
     cpu_started = cpu_seconds_so_far()
@@ -259,8 +259,8 @@ def bench_convert(kind: str, input_dir: Path, work_dir: Path, driver: NoteSeqDri
 # --------------------------------------------------------------------------------------------
 def our_loop(sequences, config, serialize: bool) -> tuple[int, int]:
     """(a): melodies_from_note_sequence + encode_melody over every sequence; (melodies, steps)."""
-    from melodylib.datasets import encode_melody, melodies_from_note_sequence
-    from melodylib.sequence_examples import sequence_example_bytes
+    from melodylib.data.datasets import encode_melody, melodies_from_note_sequence
+    from melodylib.data.sequence_examples import sequence_example_bytes
 
     melodies = steps = 0
     for sequence in sequences:
@@ -276,9 +276,9 @@ def our_loop(sequences, config, serialize: bool) -> tuple[int, int]:
 def bench_create_dataset(sequences_file: Path, work_dir: Path, driver: NoteSeqDriver | None, configs, repeats: int,
                          serialize_configs, end_to_end: bool) -> list[list]:
     """Per config (and '+ bytes' rows): (a), (b), (b1) and (c), repeats interleaved; returns table rows."""
-    from melodylib.configs import get_config
-    from melodylib.datasets import create_dataset
-    from melodylib.music import read_note_sequences
+    from melodylib.encoding.configs import get_config
+    from melodylib.data.datasets import create_dataset
+    from melodylib.music.notesequence import read_note_sequences
 
     sequences = list(read_note_sequences(sequences_file))
     rows = []

@@ -5,7 +5,7 @@ Run with the project's venv:  .venv/bin/python benchmarks/generation_speed.py [-
 Per config, on one model (freshly built at the config's default hparams, random weights: speed
 does not depend on the weights), in the same process and with the measurements interleaved:
 - "sampling": `MelodyGenerator.generate(num_outputs=10, num_steps=128)` (primer: middle C, so
-  127 sampled steps; the whole loop runs in one compiled call, `melodylib.compiled_sampling`);
+  127 sampled steps; the whole loop runs in one compiled call, `melodylib.generation.sampler`);
 - "beam": the same with beam_size=4, branch_factor=2 (10 outputs, so 80 rows per step; beam
   search keeps its loop in Python: one compiled call per step for all rows);
 - "naive loop": the common approach of the TensorFlow text-generation tutorials: at every step,
@@ -83,9 +83,9 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
     """One config's row: trace, sampling, beam, naive loop, teacher-forced, ratios."""
     import tensorflow as tf
 
-    from melodylib.configs import get_config
-    from melodylib.generation import MelodyGenerator
-    from melodylib.models import build_model
+    from melodylib.encoding.configs import get_config
+    from melodylib.generation.generator import MelodyGenerator
+    from melodylib.models.melody_rnn import build_model
 
     config = get_config(name)
     model = build_model(config)

@@ -6,7 +6,7 @@ Each command runs as a fresh subprocess, the commands round-robin, median of 5 (
 convert runs on 5 small MIDI files from tests/data/magenta/real_midi and is timed twice: until
 its summary line ("read 5 of 5 music files ...") appears on stdout, and until the process exits.
 A baseline `python -c pass` and `python -c "import tensorflow"` are timed too, for reference. One extra, instrumented run of each command (through
-`melodylib.cli.main`, with an exit hook) reports whether TensorFlow ended up in sys.modules.
+`melodylib.cli.main.main`, with an exit hook) reports whether TensorFlow ended up in sys.modules.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ arguments = json.loads(sys.argv[1])
 if arguments is None:
     import melodylib
 else:
-    from melodylib.cli import main
+    from melodylib.cli.main import main
     sys.argv = ["melody_rnn", *arguments]
     code = main(arguments)
     sys.exit(code)

@@ -4,13 +4,13 @@ Run with the project's venv:  .venv/bin/python benchmarks/training_throughput.py
 
 For each config, a fresh child process (so that its peak memory is its own) builds the model at
 the config's default hparams (batch 128) and times, in interleaved blocks:
-- "real": the training step fed by `melodylib.datasets.make_dataset` over the course corpus's
+- "real": the training step fed by `melodylib.data.datasets.make_dataset` over the course corpus's
   `training_melodies.tfrecord` (shuffled, bucketed by length, padded, masked), as `train` does;
 - "memory": the SAME compiled step fed a few batches taken from that pipeline once and kept in
   memory as tensors (cycled), so the only difference is the input pipeline;
 - "matmul": a float32 [B*T, 256] x [256, 512] TensorFlow matmul, the machine's attainable rate
   at that moment.
-The step mirrors `melodylib.training.train`'s (default tf.distribute strategy, the model called
+The step mirrors `melodylib.training.loop.train`'s (default tf.distribute strategy, the model called
 with training=True, `batch_metric_sums`, loss = masked cross-entropy sum / real steps, Adam with
 clipnorm from `make_optimizer`, `.numpy()` on the sums every step). `train` itself is then run for
 a few steps as a cross-check of steps per second and padding.
@@ -55,10 +55,10 @@ def corpus_file(config_name: str, subset: str | None) -> Path:
 # The child: one config
 # --------------------------------------------------------------------------------------------
 def make_train_step(model, optimizer, no_event_label: int, element_spec):
-    """melodylib.training's own compiled training step, under the default strategy."""
+    """melodylib.training.loop's own compiled training step, under the default strategy."""
     import tensorflow as tf
 
-    from melodylib import training
+    from melodylib.training import loop as training
 
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     return training.make_train_step(model, optimizer, tf.distribute.get_strategy(), global_step, no_event_label,
@@ -102,10 +102,10 @@ def child_main(args: argparse.Namespace) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from melodylib.configs import get_config
-    from melodylib.datasets import make_dataset
-    from melodylib.models import build_model, count_parameters
-    from melodylib.training import make_optimizer, train
+    from melodylib.encoding.configs import get_config
+    from melodylib.data.datasets import make_dataset
+    from melodylib.models.melody_rnn import build_model, count_parameters
+    from melodylib.training.loop import make_optimizer, train
 
     config = get_config(args.child)
     batch_size = config.hparams.batch_size
@@ -243,7 +243,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--memory-batches", type=int, default=8,
                         help="pipeline batches kept in memory and cycled for the in-memory rate (1 = one constant batch)")
     parser.add_argument("--train-check-steps", type=int, default=None,
-                        help="steps of melodylib.training.train as a cross-check (default 8; quick 0 = skip)")
+                        help="steps of melodylib.training.loop.train as a cross-check (default 8; quick 0 = skip)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

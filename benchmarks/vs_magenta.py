@@ -191,8 +191,8 @@ def child_replay(args: argparse.Namespace) -> None:
     import keras
     import tensorflow as tf
 
-    from melodylib.configs import get_config
-    from melodylib.datasets import make_dataset
+    from melodylib.encoding.configs import get_config
+    from melodylib.data.datasets import make_dataset
 
     config = get_config(args.child_replay)
     keras.utils.set_random_seed(args.seed)  # what train(seed=...) does before building its pipeline
@@ -225,8 +225,8 @@ def child_replay(args: argparse.Namespace) -> None:
 
 def child_sampling(args: argparse.Namespace) -> None:
     """Print JSON: our sampling loop's first call and timed calls, from a bundle, in this process."""
-    from melodylib.bundles import load_bundle
-    from melodylib.generation import MelodyGenerator
+    from melodylib.bundles.bundle import load_bundle
+    from melodylib.generation.generator import MelodyGenerator
 
     generator = MelodyGenerator(load_bundle(args.bundle))
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from melodylib.cli import main
+from melodylib.cli.main import main
 
 sys.exit(main())

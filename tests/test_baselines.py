@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-import melodylib.baselines as baselines
-from melodylib.baselines import NGramModel, evaluate_baselines, standard_baselines
+import melodylib.evaluation.baselines as baselines
+from melodylib.evaluation.baselines import NGramModel, evaluate_baselines, standard_baselines
 from melodylib.errors import MelodylibError
 
 

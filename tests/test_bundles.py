@@ -1,4 +1,4 @@
-"""Tests for melodylib.bundles (issue 5): round trips, contents, loading without a run_dir, bad files."""
+"""Tests for melodylib.bundles.bundle (issue 5): round trips, contents, loading without a run_dir, bad files."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import keras
 import numpy as np
 import pytest
 
-from melodylib import cli
-from melodylib.bundles import Bundle, load_bundle, save_bundle
-from melodylib.configs import config_from_encoder_name, get_config
+from melodylib.cli import main as cli
+from melodylib.bundles.bundle import Bundle, load_bundle, save_bundle
+from melodylib.encoding.configs import config_from_encoder_name, get_config
 from melodylib.errors import MelodylibError
-from melodylib.generation import MelodyGenerator
-from melodylib.models import build_model
-from melodylib.sequence_examples import sequence_example_bytes
+from melodylib.generation.generator import MelodyGenerator
+from melodylib.models.melody_rnn import build_model
+from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.tfrecords import write_records
-from melodylib.training import train
+from melodylib.training.loop import train
 
 
 def tiny_config(name: str = "basic_rnn", **overrides):
@@ -156,7 +156,7 @@ def test_bad_files_give_clear_errors_naming_the_file(tmp_path):
 
 
 def test_a_file_that_is_neither_a_zip_nor_a_mag_is_refused(tmp_path):
-    pytest.importorskip("melodylib.magenta_import")
+    pytest.importorskip("melodylib.bundles.magenta")
     path = tmp_path / "notes.txt"
     path.write_bytes(b"these are my notes, not a model")
     with pytest.raises(MelodylibError, match="notes.txt"):

@@ -1,4 +1,4 @@
-"""Tests for melodylib.compiled_sampling: the encoders as TensorFlow ops equal the numpy encoders,
+"""Tests for melodylib.generation.sampler: the encoders as TensorFlow ops equal the numpy encoders,
 and the compiled loop samples exactly what the Python loop samples."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from melodylib.compiled_sampling import graph_encoder, supports_compiled_sampling
-from melodylib.configs import get_config
-from melodylib.encoders import KeyEncoder, LookbackEncoder, MelodyOneHotEncoding, OneHotEncoder
-from melodylib.generation import MelodyGenerator
-from melodylib.melodies import NO_EVENT, NOTE_OFF
-from melodylib.models import build_model
+from melodylib.generation.sampler import graph_encoder, supports_compiled_sampling
+from melodylib.encoding.configs import get_config
+from melodylib.encoding.encoders import KeyEncoder, LookbackEncoder, MelodyOneHotEncoding, OneHotEncoder
+from melodylib.generation.generator import MelodyGenerator
+from melodylib.music.melodies import NO_EVENT, NOTE_OFF
+from melodylib.models.melody_rnn import build_model
 
 ENCODERS = {
     "onehot": OneHotEncoder(MelodyOneHotEncoding(48, 84)),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from melodylib.configs import (
+from melodylib.encoding.configs import (
     CONFIG_NAMES,
     HParams,
     MelodyRnnConfig,
@@ -17,7 +17,7 @@ from melodylib.configs import (
     get_config,
     parse_hparams,
 )
-from melodylib.encoders import KeyEncoder, LookbackEncoder, MelodyOneHotEncoding, OneHotEncoder
+from melodylib.encoding.encoders import KeyEncoder, LookbackEncoder, MelodyOneHotEncoding, OneHotEncoder
 from melodylib.errors import MelodylibError
 
 EXPECTED_CONFIGS = {

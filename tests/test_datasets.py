@@ -1,4 +1,4 @@
-"""Tests for melodylib.datasets: create_dataset (issue 2) and the tf.data input pipeline (issue 4)."""
+"""Tests for melodylib.data.datasets: create_dataset (issue 2) and the tf.data input pipeline (issue 4)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from melodylib.configs import get_config
-from melodylib.datasets import (
+from melodylib.encoding.configs import get_config
+from melodylib.data.datasets import (
     EVAL_FILE,
     TRAINING_FILE,
     check_input_size,
@@ -20,8 +20,8 @@ from melodylib.datasets import (
     melodies_from_note_sequence,
 )
 from melodylib.errors import MelodylibError
-from melodylib.music import Note, NoteSequence, Tempo, TimeSignature, read_note_sequences, write_note_sequences
-from melodylib.sequence_examples import read_sequence_examples, sequence_example_bytes
+from melodylib.music.notesequence import Note, NoteSequence, Tempo, TimeSignature, read_note_sequences, write_note_sequences
+from melodylib.data.sequence_examples import read_sequence_examples, sequence_example_bytes
 from melodylib.tfrecords import write_records
 
 SCALE = [60, 62, 64, 65, 67, 69, 71, 72]

@@ -4,12 +4,12 @@ import wave
 
 import pytest
 
-from melodylib.bundles import save_bundle
-from melodylib.cli import main
-from melodylib.configs import get_config
-from melodylib.demo import run_demo, shipped_bundles
+from melodylib.bundles.bundle import save_bundle
+from melodylib.cli.main import main
+from melodylib.encoding.configs import get_config
+from melodylib.cli.demo import run_demo, shipped_bundles
 from melodylib.errors import MelodylibError
-from melodylib.models import build_model
+from melodylib.models.melody_rnn import build_model
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,8 @@ def test_the_shipped_bundles_load_and_generate():
     bundles = shipped_bundles()
     if not bundles:
         pytest.skip("no pretrained bundles in data/bundles")
-    from melodylib.bundles import load_bundle
-    from melodylib.generation import MelodyGenerator
+    from melodylib.bundles.bundle import load_bundle
+    from melodylib.generation.generator import MelodyGenerator
 
     for name, path in bundles.items():
         bundle = load_bundle(path)
@@ -59,7 +59,7 @@ def test_the_shipped_bundles_load_and_generate():
 
 
 def test_doctor_reports_every_check_with_a_fix_for_failures(capsys):
-    from melodylib.doctor import CHECKS, Check, run_checks
+    from melodylib.cli.doctor import CHECKS, Check, run_checks
 
     lines = []
     results = run_checks(lines.append)

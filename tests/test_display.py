@@ -1,4 +1,4 @@
-"""Tests for melodylib.display: piano rolls, encoding pictures, probabilities, training curves, audio."""
+"""Tests for melodylib.course.display: piano rolls, encoding pictures, probabilities, training curves, audio."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import matplotlib.pyplot as pyplot
 import numpy as np
 import pytest
 
-from melodylib import display
+from melodylib.course import display
 from melodylib.errors import MelodylibError
-from melodylib.music import Note, NoteSequence, Tempo, TimeSignature
+from melodylib.music.notesequence import Note, NoteSequence, Tempo, TimeSignature
 
 NOTE_NAME = re.compile(r"^[A-G]#?-?\d+$")
 
@@ -179,7 +179,7 @@ def test_piano_roll_of_note_sequence_uses_its_tempo_and_meter_and_skips_drums(tm
 
 
 def test_piano_roll_of_a_midi_file(tmp_path):
-    from melodylib.music import write_midi
+    from melodylib.music.notesequence import write_midi
 
     sequence = sequence_of([(60, 0.0, 0.5), (64, 0.5, 1.0), (67, 1.0, 2.0)], tempos=[Tempo(0.0, 120.0)], total_time=2.0)
     path = tmp_path / "three.mid"
@@ -406,7 +406,7 @@ def test_plot_encoding_with_given_blocks(tmp_path):
 
 
 def encoders_module():
-    return pytest.importorskip("melodylib.encoders")
+    return pytest.importorskip("melodylib.encoding.encoders")
 
 
 def test_default_feature_blocks_follow_the_spec_layouts():
@@ -562,16 +562,16 @@ def test_training_curves_from_a_training_result():
 
 
 def test_importing_display_does_not_import_matplotlib_or_tensorflow():
-    code = "import sys, melodylib.display; print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)"
+    code = "import sys, melodylib.course.display; print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.split() == ["False", "False"]
 
 
-# --- with melodylib.melodies.Melody --------------------------------------------------------------
+# --- with melodylib.music.melodies.Melody --------------------------------------------------------------
 
 
 def test_real_melody_objects_are_drawn_and_played(no_fluidsynth, tmp_path):
-    melodies = pytest.importorskip("melodylib.melodies")
+    melodies = pytest.importorskip("melodylib.music.melodies")
     melody = melodies.Melody(MELODY, start_step=16, steps_per_bar=16, steps_per_quarter=4)
     figure = display.plot_piano_roll(melody, primer_steps=16)
     save_and_check_png(figure, tmp_path / "melody.png")

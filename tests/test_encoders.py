@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from melodylib.encoders import (
+from melodylib.encoding.encoders import (
     KeyEncoder,
     LookbackEncoder,
     MelodyOneHotEncoding,
@@ -16,8 +16,8 @@ from melodylib.encoders import (
     encoder_from_dict,
 )
 from melodylib.errors import MelodylibError
-from melodylib.events import NO_EVENT as NO
-from melodylib.events import NOTE_OFF as OFF
+from melodylib.music.events import NO_EVENT as NO
+from melodylib.music.events import NOTE_OFF as OFF
 
 # The melody of note_seq's lookback and key encoder tests (§8.1), 36 events.
 TEST_MELODY = [48, NO, 49, 83, OFF] + [NO] * 11 + [48, OFF] + [NO] * 14 + [48, OFF, 49, 82]

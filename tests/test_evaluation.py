@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from melodylib.bundles import save_bundle
-from melodylib.cli import main
-from melodylib.configs import get_config
-from melodylib.evaluation import baseline_rows, evaluate_model, format_table
-from melodylib.models import build_model
-from melodylib.sequence_examples import sequence_example_bytes
+from melodylib.bundles.bundle import save_bundle
+from melodylib.cli.main import main
+from melodylib.encoding.configs import get_config
+from melodylib.evaluation.metrics import baseline_rows, evaluate_model, format_table
+from melodylib.models.melody_rnn import build_model
+from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.tfrecords import write_records
 
 CONFIG = get_config("basic_rnn", "rnn_layer_sizes=[8],batch_size=4")
@@ -97,9 +97,9 @@ def test_the_course_verdict_compares_each_model_with_its_own_four_gram_and_plots
     import matplotlib
 
     matplotlib.use("Agg")
-    from melodylib.display import plot_statistic_densities
-    from melodylib.evaluation import CourseComparison, EvaluationRow, course_verdict
-    from melodylib.music_statistics import compare_statistics
+    from melodylib.course.display import plot_statistic_densities
+    from melodylib.evaluation.metrics import CourseComparison, EvaluationRow, course_verdict
+    from melodylib.evaluation.music_statistics import compare_statistics
 
     real = [[60, -2, 62, -2, 64, -2, 65, -2] * 4, [67, -2, 65, -2, 64, -2, 62, -2] * 4, [60, 62, 64, 65] * 8]
     generated = {"basic_rnn": [[60, -2, -2, -2] * 8] * 3, "lookback_rnn": real}

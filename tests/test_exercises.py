@@ -1,4 +1,4 @@
-"""Tests for melodylib.exercises: every checker accepts each correct form, refuses wrong answers with a
+"""Tests for melodylib.course.exercises: every checker accepts each correct form, refuses wrong answers with a
 helpful message, never raises on nonsense, and passes its own solution."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from melodylib import exercises
-from melodylib.configs import get_config
+from melodylib.course import exercises
+from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
-from melodylib.melodies import Melody
-from melodylib.music import KeySignature, Note, NoteSequence, TimeSignature
+from melodylib.music.melodies import Melody
+from melodylib.music.notesequence import KeySignature, Note, NoteSequence, TimeSignature
 
 NONSENSE = [None, "sixty", 60, 3.5, [], [[60, -2]], [60, "a"], [60.5], [True, False], np.zeros((2, 2)), {"a": 1}]
 

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from melodylib import exercises
-from melodylib.generation import parse_primer_melody
+from melodylib.course import exercises
+from melodylib.generation.generator import parse_primer_melody
 
 NONSENSE = [None, "sixty", "", "[60, 'a']", "[[60]]", "[60.5]", "[200]", 60.5, [60, "a"], {"a": 1}, np.zeros((2, 2)),
             "“[60, -2]”", "--primer_melody=", object()]
@@ -127,7 +127,7 @@ def test_perplexity_solution_is_accepted_and_correct(capsys):
 def test_perplexity_agrees_with_the_library_baseline_metric():
     # The same quantity as NGramModel.evaluate's perplexity: a unigram fitted on counts chosen so that
     # add-one smoothing gives exactly the exercise's distribution ((59 + 1) / (96 + 4) = 0.6, ...).
-    from melodylib.baselines import NGramModel
+    from melodylib.evaluation.baselines import NGramModel
 
     constant = 1.0
     counts = [round(p * 100 - constant) for p in exercises.UNIGRAM_EXERCISE_PROBABILITIES]  # 59, 9, 19, 9

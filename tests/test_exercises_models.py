@@ -1,4 +1,4 @@
-"""Tests for the exercises of notebooks 04-08 (models and training) in melodylib.exercises: every checker
+"""Tests for the exercises of notebooks 04-08 (models and training) in melodylib.course.exercises: every checker
 accepts each correct form, refuses wrong answers with a helpful message, never raises on nonsense,
 and passes its own solution."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from melodylib import exercises
-from melodylib.configs import get_config
+from melodylib.course import exercises
+from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
-from melodylib.melodies import Melody
-from melodylib.models import build_model, count_parameters
+from melodylib.music.melodies import Melody
+from melodylib.models.melody_rnn import build_model, count_parameters
 
 NONSENSE = [None, "sixty", "", True, [], [[1, 2]], {"a": 1}, np.zeros((2, 2)), float("nan"), float("inf"), object()]
 
@@ -199,7 +199,7 @@ def test_attention_peak_accepts_every_tied_step(capsys):
 
 
 def test_attention_peak_works_on_real_model_weights(capsys):
-    from melodylib.models import attention_weights
+    from melodylib.models.melody_rnn import attention_weights
 
     config = get_config("attention_rnn", "rnn_layer_sizes=[8]")
     events = ([60, -2, 62, -2, 64, -2, 65, -2] * 8)[:50]

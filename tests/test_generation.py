@@ -1,4 +1,4 @@
-"""Tests for melodylib.generation (issue 5): primers, sampling, beam search, scoring, MIDI output."""
+"""Tests for melodylib.generation.generator (issue 5): primers, sampling, beam search, scoring, MIDI output."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from melodylib import cli
-from melodylib.bundles import load_bundle, save_bundle
-from melodylib.configs import get_config
+from melodylib.cli import main as cli
+from melodylib.bundles.bundle import load_bundle, save_bundle
+from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
-from melodylib.generation import (
+from melodylib.generation.generator import (
     MIDDLE_C,
     GeneratedMelody,
     MelodyGenerator,
@@ -25,8 +25,8 @@ from melodylib.generation import (
     primer_from_midi,
     write_melodies,
 )
-from melodylib.melodies import NO_EVENT, NOTE_OFF, Melody
-from melodylib.models import build_model
+from melodylib.music.melodies import NO_EVENT, NOTE_OFF, Melody
+from melodylib.models.melody_rnn import build_model
 
 TWINKLE = [60, NO_EVENT, 60, NO_EVENT, 67, NO_EVENT, 67, NO_EVENT]
 

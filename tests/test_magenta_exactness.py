@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melodylib import cli
-from melodylib.configs import CONFIG_NAMES, get_config
-from melodylib.datasets import INFO_FILE, TRAINING_FILE, DatasetSummary, melodies_from_note_sequence
-from melodylib.melodies import Melody, extract_melodies_with_statistics
-from melodylib.music import read_note_sequences
-from melodylib.quantize import (
+from melodylib.cli import main as cli
+from melodylib.encoding.configs import CONFIG_NAMES, get_config
+from melodylib.data.datasets import INFO_FILE, TRAINING_FILE, DatasetSummary, melodies_from_note_sequence
+from melodylib.music.melodies import Melody, extract_melodies_with_statistics
+from melodylib.music.notesequence import read_note_sequences
+from melodylib.music.quantize import (
     QuantizationError,
     QuantizedSequence,
     quantize_note_sequence,

@@ -1,4 +1,4 @@
-"""Importing Magenta `.mag` bundles and training checkpoints (melodylib.magenta_import, issue 8).
+"""Importing Magenta `.mag` bundles and training checkpoints (melodylib.bundles.magenta, issue 8).
 
 The bundles in tests/data/magenta/bundles were written by Magenta 2.1.4 itself
 (tools/magenta_reference/make_bundles.sh); loglik_expected.json / loglik_softmax.npz hold Magenta's
@@ -19,12 +19,12 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from melodylib import cli  # noqa: E402
-from melodylib.bundles import load_bundle  # noqa: E402
-from melodylib.configs import CONFIG_NAMES, get_config  # noqa: E402
+from melodylib.cli import main as cli  # noqa: E402
+from melodylib.bundles.bundle import load_bundle  # noqa: E402
+from melodylib.encoding.configs import CONFIG_NAMES, get_config  # noqa: E402
 from melodylib.errors import MelodylibError  # noqa: E402
-from melodylib.generation import MelodyGenerator, melody_log_likelihood  # noqa: E402
-from melodylib.magenta_import import (  # noqa: E402
+from melodylib.generation.generator import MelodyGenerator, melody_log_likelihood  # noqa: E402
+from melodylib.bundles.magenta import (  # noqa: E402
     convert_bundle,
     find_magenta_checkpoint,
     is_magenta_checkpoint,
@@ -32,7 +32,7 @@ from melodylib.magenta_import import (  # noqa: E402
     load_magenta_checkpoint,
     read_generator_bundle,
 )
-from melodylib.models import build_model  # noqa: E402
+from melodylib.models.melody_rnn import build_model  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "magenta"
 BUNDLES = DATA / "bundles"
@@ -195,7 +195,7 @@ def test_generate_from_a_mag_bundle_on_the_command_line(tmp_path, capsys):
     assert status == 0, capsys.readouterr().err
     files = sorted(output_dir.glob("*.mid"))
     assert len(files) == 2 and all(path.stat().st_size > 0 for path in files)
-    from melodylib.readers import read_note_sequence
+    from melodylib.music.readers import read_note_sequence
 
     notes = read_note_sequence(files[0]).notes
     assert notes[0].pitch == 60 and notes[1].pitch == 62
@@ -423,7 +423,7 @@ def test_a_magenta_run_dir_and_checkpoint(imported, tmp_path):
 
 
 def test_generate_from_a_magenta_run_dir_through_the_cli(tmp_path):
-    from melodylib.cli import main
+    from melodylib.cli.main import main
 
     run_dir = _magenta_run_dir(tmp_path, "basic_rnn_small")
     output_dir = tmp_path / "generated"
@@ -473,8 +473,8 @@ def test_the_command_line_reports_a_bad_bundle_without_a_traceback(tmp_path, cap
 
 
 def test_the_convert_bundle_command_writes_our_bundle(tmp_path, capsys):
-    from melodylib.bundles import load_bundle
-    from melodylib.cli import main
+    from melodylib.bundles.bundle import load_bundle
+    from melodylib.cli.main import main
 
     output = tmp_path / "lookback.bundle"
     assert main(["convert_bundle", "--bundle_file", str(BUNDLES / "lookback_rnn_small.mag"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from melodylib.errors import MelodylibError
-from melodylib.melodies import (
+from melodylib.music.melodies import (
     NO_EVENT,
     NOTE_OFF,
     BadNoteError,
@@ -18,8 +18,8 @@ from melodylib.melodies import (
     melody_from_quantized_sequence,
     melody_to_note_sequence,
 )
-from melodylib.music import Note, NoteSequence, Tempo, TimeSignature
-from melodylib.quantize import quantize_note_sequence, split_and_quantize
+from melodylib.music.notesequence import Note, NoteSequence, Tempo, TimeSignature
+from melodylib.music.quantize import quantize_note_sequence, split_and_quantize
 
 NO = NO_EVENT
 OFF = NOTE_OFF
@@ -327,9 +327,9 @@ def test_midi_file_to_melody(tmp_path):
 
 
 def test_midi_file_to_melody_through_the_reader(tmp_path):
-    readers = pytest.importorskip("melodylib.readers")
+    readers = pytest.importorskip("melodylib.music.readers")
     if not hasattr(readers, "read_note_sequence"):
-        pytest.skip("melodylib.readers.read_note_sequence not available yet")
+        pytest.skip("melodylib.music.readers.read_note_sequence not available yet")
     path, pitches = _write_and_read_melody_midi(tmp_path)
     sequence = readers.read_note_sequence(path)
     melody = melody_from_quantized_sequence(quantize_note_sequence(sequence), ignore_polyphonic_notes=True)

@@ -1,4 +1,4 @@
-"""Tests for melodylib.models: sizes, dropout, the attention cell, the step model, saving."""
+"""Tests for melodylib.models.melody_rnn: sizes, dropout, the attention cell, the step model, saving."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from melodylib.configs import CONFIG_NAMES, get_config
+from melodylib.encoding.configs import CONFIG_NAMES, get_config
 from melodylib.errors import MelodylibError
-from melodylib.models import (
+from melodylib.models.melody_rnn import (
     AttentionCell,
     AttentionRNN,
     LeanLSTM,
@@ -281,7 +281,7 @@ def test_chunked_layer_equals_the_step_by_step_loop_with_its_gradients(chunk_len
 def test_the_training_model_uses_the_chunked_layer_with_unchanged_weights_loss_and_gradients(monkeypatch):
     import tensorflow as tf
 
-    from melodylib import models
+    from melodylib.models import melody_rnn as models
 
     keras.utils.set_random_seed(3)
     config = make_config("attention_rnn", rnn_layer_sizes=[8, 6], attn_length=5, dropout_keep_prob=1.0)
@@ -451,7 +451,7 @@ def test_save_and_load_round_trip(tmp_path, name):
 
 
 def test_attention_weights_are_a_distribution_per_step_and_follow_the_model():
-    from melodylib.models import attention_weights
+    from melodylib.models.melody_rnn import attention_weights
 
     config = get_config("attention_rnn", "rnn_layer_sizes=[8,6],attn_length=5")
     model = build_model(config)

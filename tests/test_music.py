@@ -12,7 +12,7 @@ import pretty_midi
 import pytest
 
 from melodylib.errors import MelodylibError
-from melodylib.music import (
+from melodylib.music.notesequence import (
     KeySignature,
     Note,
     NoteSequence,
@@ -25,7 +25,7 @@ from melodylib.music import (
     write_note_sequences,
     write_records,
 )
-from melodylib.readers import midi_to_note_sequence
+from melodylib.music.readers import midi_to_note_sequence
 
 
 def make_sequence(name: str = "a", qpm: float = 120.0) -> NoteSequence:
@@ -148,7 +148,7 @@ def test_reading_note_sequences_does_not_import_tensorflow(tmp_path):
     path = tmp_path / "sequences.tfrecord"
     write_note_sequences(path, [make_sequence("a")])
     code = (
-        "import sys; from melodylib.music import read_note_sequences; "
+        "import sys; from melodylib.music.notesequence import read_note_sequences; "
         f"assert len(list(read_note_sequences({str(path)!r}))) == 1; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'"
     )

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from melodylib.errors import MelodylibError
-from melodylib.events import NO_EVENT as NO
-from melodylib.events import NOTE_OFF as OFF
-from melodylib.music_statistics import (
+from melodylib.music.events import NO_EVENT as NO
+from melodylib.music.events import NOTE_OFF as OFF
+from melodylib.evaluation.music_statistics import (
     STATISTIC_NAMES,
     bar_repetition,
     best_major_key,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from melodylib.errors import MelodylibError
-from melodylib.music import KeySignature, Note, NoteSequence, Tempo, TimeSignature
-from melodylib.quantize import (
+from melodylib.music.notesequence import KeySignature, Note, NoteSequence, Tempo, TimeSignature
+from melodylib.music.quantize import (
     BAD_TIME_SIGNATURE_COUNTER,
     MULTIPLE_TEMPOS_COUNTER,
     MULTIPLE_TIME_SIGNATURES_COUNTER,

@@ -14,8 +14,8 @@ import pytest
 
 import midi_fixtures as fixtures
 from melodylib.errors import MelodylibError, UnreadableFileError
-from melodylib.music import read_note_sequences, write_note_sequences, NoteSequence
-from melodylib.readers import (
+from melodylib.music.notesequence import read_note_sequences, write_note_sequences, NoteSequence
+from melodylib.music.readers import (
     DEFAULT_VELOCITY,
     abc_to_note_sequences,
     collection_name_of,
@@ -170,7 +170,7 @@ def test_midi_longer_than_pretty_midis_tick_limit_reads_as_note_seq_does(monkeyp
 
 
 def test_midi_reads_through_pretty_midis_public_constructor_if_its_internals_change(monkeypatch):
-    import melodylib.readers as readers
+    import melodylib.music.readers as readers
 
     monkeypatch.setattr(readers, "PRETTY_MIDI_INTERNALS", readers.PRETTY_MIDI_INTERNALS + ("_not_there",))
     assert our_reading(fixtures.many_tempo_changes()) == pretty_midi_reading(fixtures.many_tempo_changes())
@@ -471,7 +471,7 @@ def test_convert_directory_in_forked_workers_from_a_fresh_process(tmp_path):
     tunes = "\n\n".join(f"X:{number}\nT:Tune {number}\nL:1/8\nK:C\nCDEF|\n" for number in range(1, 21))
     write(root, "tunes.abc", tunes)
     code = (
-        "from melodylib import readers; "
+        "from melodylib.music import readers; "
         "assert readers._pool_context().get_start_method() == 'fork'; "
         f"summary = readers.convert_directory({str(root)!r}, {str(tmp_path / 'forked.tfrecord')!r}, "
         "num_workers=2, progress=False); "
@@ -522,7 +522,7 @@ def test_reader_worker_code_does_not_import_tensorflow(tmp_path):
     write(root, "song.mid", fixtures.good_midi())
     write(root, "tunes.abc", TUNEBOOK)
     code = (
-        "import sys; from melodylib.readers import _Task, _run_task, split_abc_tunes; "
+        "import sys; from melodylib.music.readers import _Task, _run_task, split_abc_tunes; "
         f"out = _run_task(_Task({str(root / 'song.mid')!r}, {str(root)!r})); assert len(out.payloads) == 1; "
         f"tunes = tuple(split_abc_tunes(open({str(root / 'tunes.abc')!r}).read())); "
         f"out = _run_task(_Task({str(root / 'tunes.abc')!r}, {str(root)!r}, tunes)); assert len(out.payloads) == 2; "

@@ -1,4 +1,4 @@
-"""Tests for melodylib.sequence_examples: our hand-built SequenceExample bytes are Magenta's format."""
+"""Tests for melodylib.data.sequence_examples: our hand-built SequenceExample bytes are Magenta's format."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from melodylib.configs import get_config
+from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
-from melodylib.music import Note, NoteSequence, write_note_sequences
-from melodylib.sequence_examples import (
+from melodylib.music.notesequence import Note, NoteSequence, write_note_sequences
+from melodylib.data.sequence_examples import (
     count_records,
     parse_sequence_example,
     read_sequence_examples,

@@ -1,4 +1,4 @@
-"""Tests for melodylib.training (issue 4): loss and metrics, optimiser, checkpoints and resuming,
+"""Tests for melodylib.training.loop (issue 4): loss and metrics, optimiser, checkpoints and resuming,
 a SIGKILLed run, warm start, divergence, MirroredStrategy and clear errors for bad input."""
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from melodylib import cli
-from melodylib.bundles import save_bundle
-from melodylib.configs import get_config
+from melodylib.cli import main as cli
+from melodylib.bundles.bundle import save_bundle
+from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
-from melodylib.models import build_model
-from melodylib.sequence_examples import sequence_example_bytes
+from melodylib.models.melody_rnn import build_model
+from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.tfrecords import write_records
-from melodylib.training import (
+from melodylib.training.loop import (
     MetricSums,
     TrainingDivergedError,
     batch_metric_sums,
@@ -346,7 +346,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(trained_ru
 
 
 def test_weights_that_became_nan_are_never_saved(trained_run, data, tmp_path, monkeypatch):
-    import melodylib.training as training
+    import melodylib.training.loop as training
 
     run_dir = copy_run(trained_run, tmp_path)
     monkeypatch.setattr(training, "_all_finite", lambda variables: False)  # as if the last update overflowed
@@ -372,8 +372,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-    from melodylib.configs import get_config
-    from melodylib.training import train
+    from melodylib.encoding.configs import get_config
+    from melodylib.training.loop import train
     config = get_config("basic_rnn", "batch_size=4,rnn_layer_sizes=[8,8]")
     result = train(config, sys.argv[1], sys.argv[2], num_training_steps=3, summary_frequency=1,
                    strategy="mirrored", seed=0)

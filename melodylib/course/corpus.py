@@ -167,8 +167,8 @@ def build_corpus(
     Returns the report (also written to report.json): tunes read, tunes that could not be parsed
     by reason, melodies per split and config. A second run reuses what is there.
     """
-    from melodylib.datasets import create_dataset
-    from melodylib.readers import convert_files
+    from melodylib.data.datasets import create_dataset
+    from melodylib.music.readers import convert_files
     from melodylib.tfrecords import write_records, read_records
 
     folder = subset_dir(subset, root)
@@ -254,8 +254,8 @@ def split_melodies(subset: str = "full", split: str = "eval", root: str | os.Pat
     They come from the same extraction as the data sets (Magenta's settings), so statistics of
     real tunes can be set beside statistics of generated ones.
     """
-    from melodylib.datasets import is_eval_sequence, melodies_from_note_sequence, split_key
-    from melodylib.music import read_note_sequences
+    from melodylib.data.datasets import is_eval_sequence, melodies_from_note_sequence, split_key
+    from melodylib.music.notesequence import read_note_sequences
 
     if split not in ("training", "eval"):
         raise MelodylibError(f"split must be 'training' or 'eval', got '{split}'")

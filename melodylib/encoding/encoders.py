@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.events import DEFAULT_STEPS_PER_BAR, MAX_MELODY_EVENT, NO_EVENT, NOTE_OFF, NOTES_PER_OCTAVE
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR, MAX_MELODY_EVENT, NO_EVENT, NOTE_OFF, NOTES_PER_OCTAVE
 
 DEFAULT_LOOKBACK_DISTANCES = (DEFAULT_STEPS_PER_BAR, 2 * DEFAULT_STEPS_PER_BAR)  # one and two 4/4 bars
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from melodylib.atomic import write_text_atomically
-from melodylib.configs import MelodyRnnConfig
+from melodylib.encoding.configs import MelodyRnnConfig
 from melodylib.errors import MelodylibError
 
 TABLE_METRICS = ("loss", "perplexity", "accuracy", "event_accuracy", "no_event_accuracy")
@@ -43,9 +43,9 @@ def evaluate_model(
     batch_size: int = 64,
 ) -> dict[str, float]:
     """Magenta's metrics of a model (or bundle) on a SequenceExample file, with dropout off."""
-    from melodylib.datasets import check_input_size, make_dataset
-    from melodylib.generation import _model_and_config
-    from melodylib.training import evaluate_dataset
+    from melodylib.data.datasets import check_input_size, make_dataset
+    from melodylib.generation.generator import _model_and_config
+    from melodylib.training.loop import evaluate_dataset
 
     model, config = _model_and_config(model_or_bundle, config)
     check_input_size(sequence_example_file, config.encoder.input_size, config.name)
@@ -62,7 +62,7 @@ def evaluate_model(
 def evaluate_run_dir(run_dir: str, config: MelodyRnnConfig | None, sequence_example_file: str,
                      num_eval_examples: int = 0) -> dict[str, float]:
     """Evaluate the latest checkpoint of a training run (`melody_rnn train --eval`)."""
-    from melodylib.training import load_trained_model
+    from melodylib.training.loop import load_trained_model
 
     model, config, _ = load_trained_model(run_dir, None, config)
     return evaluate_model(model, sequence_example_file, config, num_eval_examples)
@@ -70,7 +70,7 @@ def evaluate_run_dir(run_dir: str, config: MelodyRnnConfig | None, sequence_exam
 
 def read_labels(sequence_example_file: str, limit: int = 0) -> list[np.ndarray]:
     """The label sequence of every melody in a SequenceExample file (first `limit` if given)."""
-    from melodylib.sequence_examples import read_sequence_examples
+    from melodylib.data.sequence_examples import read_sequence_examples
 
     sequences = []
     for _, labels in read_sequence_examples(sequence_example_file):
@@ -90,7 +90,7 @@ def baseline_rows(
     num_eval_examples: int = 0,
 ) -> list[EvaluationRow]:
     """n-gram baselines over the same encoded labels, fitted on `train_file` (or on the eval set)."""
-    from melodylib.baselines import NGramModel
+    from melodylib.evaluation.baselines import NGramModel
 
     # A SequenceExample holds the labels of events 1..N-1; the n-grams score every label after the
     # first of the sequences they get, so a stand-in for event 0 (the no-event label) is put in
@@ -176,11 +176,11 @@ def course_comparison(
     Each generated melody continues the first `primer_bars` bar(s) of an eval tune to `num_steps`
     steps; the reference melodies are the same eval tunes cut to `num_steps` steps.
     """
-    from melodylib import corpus
-    from melodylib.bundles import load_bundle
-    from melodylib.demo import shipped_bundles
-    from melodylib.generation import MelodyGenerator
-    from melodylib.music_statistics import compare_statistics
+    from melodylib.course import corpus
+    from melodylib.bundles.bundle import load_bundle
+    from melodylib.cli.demo import shipped_bundles
+    from melodylib.generation.generator import MelodyGenerator
+    from melodylib.evaluation.music_statistics import compare_statistics
 
     bundles = shipped_bundles(bundle_dir)
     configs = [name for name in (configs or bundles) if name in bundles]

@@ -22,8 +22,8 @@ import numpy as np
 
 from melodylib.atomic import atomic_path
 from melodylib.errors import MelodylibError
-from melodylib.events import DEFAULT_STEPS_PER_BAR, NO_EVENT
-from melodylib.music import DEFAULT_QPM, Note, NoteSequence, Tempo, note_sequence_to_pretty_midi
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR, NO_EVENT
+from melodylib.music.notesequence import DEFAULT_QPM, Note, NoteSequence, Tempo, note_sequence_to_pretty_midi
 
 DEFAULT_STEPS_PER_QUARTER = 4
 
@@ -104,7 +104,7 @@ def event_note_spans(events: Sequence[int]) -> list[tuple[int, int, int]]:
 
 
 def _read_music_file(path: Path) -> NoteSequence:
-    from melodylib.readers import read_note_sequence  # lazily: readers pulls in music21
+    from melodylib.music.readers import read_note_sequence  # lazily: readers pulls in music21
 
     if not path.is_file():
         raise MelodylibError(f"{path}: no such file; give the path of a MIDI or MusicXML file")
@@ -1174,7 +1174,7 @@ def plot_statistic_densities(reference_melodies: Sequence[Any], generated: Mappi
     the curves are the kernel density estimates the overlapping areas are computed from. A
     config whose values are (nearly) all equal shows as a spike, cut at 2.5x the real peak.
     """
-    from melodylib.music_statistics import STATISTIC_NAMES, kernel_densities, statistics_table
+    from melodylib.evaluation.music_statistics import STATISTIC_NAMES, kernel_densities, statistics_table
 
     real = statistics_table(reference_melodies)
     tables = {name: statistics_table(melodies) for name, melodies in generated.items()}

@@ -31,10 +31,10 @@ from typing import Callable
 import numpy as np
 
 from melodylib.atomic import write_text_atomically
-from melodylib.configs import MelodyRnnConfig, config_from_dict, config_to_dict
+from melodylib.encoding.configs import MelodyRnnConfig, config_from_dict, config_to_dict
 from melodylib.errors import MelodylibError
 
-logger = logging.getLogger("melodylib.training")
+logger = logging.getLogger("melodylib.training.loop")
 
 METRIC_NAMES = ("loss", "perplexity", "accuracy", "event_accuracy", "no_event_accuracy")
 RUN_CONFIG_FILE = "run_config.json"
@@ -319,8 +319,8 @@ def train(
     import keras
     import tensorflow as tf
 
-    from melodylib.datasets import check_input_size, make_dataset
-    from melodylib.models import build_model
+    from melodylib.data.datasets import check_input_size, make_dataset
+    from melodylib.models.melody_rnn import build_model
 
     log = log or (lambda message: print(message, flush=True))
     _check_training_flags(num_training_steps, summary_frequency, num_checkpoints, save_checkpoint_secs,
@@ -363,7 +363,7 @@ def train(
         ignored = f" (--warm_start_bundle {warm_start_bundle} is ignored when resuming)" if warm_start_bundle else ""
         log(f"Resuming from checkpoint {manager.latest_checkpoint} at step {resumed_from}{ignored}.")
     elif warm_start_bundle:
-        from melodylib.bundles import load_bundle
+        from melodylib.bundles.bundle import load_bundle
 
         bundle = load_bundle(warm_start_bundle)
         bundle.check_compatible(config)
@@ -565,11 +565,11 @@ def load_trained_model(run_dir: str | os.PathLike | None = None, checkpoint_file
     """Rebuild a model from a run_dir (its latest checkpoint) or a checkpoint prefix; returns (model, config, step)."""
     import tensorflow as tf
 
-    from melodylib.models import build_model
+    from melodylib.models.melody_rnn import build_model
 
     if run_dir is None and checkpoint_file is None:
         raise MelodylibError("give --run_dir or --checkpoint_file")
-    from melodylib.magenta_import import is_magenta_checkpoint, load_magenta_checkpoint
+    from melodylib.bundles.magenta import is_magenta_checkpoint, load_magenta_checkpoint
 
     magenta_path = run_dir if run_dir is not None else checkpoint_file
     if is_magenta_checkpoint(magenta_path):

@@ -17,8 +17,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.music import STANDARD_PPQ, Note, NoteSequence, Tempo
-from melodylib.quantize import QuantizedSequence
+from melodylib.music.notesequence import STANDARD_PPQ, Note, NoteSequence, Tempo
+from melodylib.music.quantize import QuantizedSequence
 
 NO_EVENT = -2
 NOTE_OFF = -1

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.events import MAX_MELODY_EVENT, MIN_MELODY_EVENT, NO_EVENT, NOTE_OFF, NOTES_PER_OCTAVE
+from melodylib.music.events import MAX_MELODY_EVENT, MIN_MELODY_EVENT, NO_EVENT, NOTE_OFF, NOTES_PER_OCTAVE
 
 STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16  # 4/4 at 4 steps per quarter, the grid of every exercise melody
@@ -81,7 +81,7 @@ def _as_events(answer: Any) -> list[int] | str:
 
 
 def _event_name(event: int) -> str:
-    from melodylib.display import pitch_name
+    from melodylib.course.display import pitch_name
 
     if event == NO_EVENT:
         return "-2 (no event)"
@@ -91,7 +91,7 @@ def _event_name(event: int) -> str:
 
 
 def _note_spans(events: Sequence[int]) -> list[tuple[int, int, int]]:
-    from melodylib.display import event_note_spans
+    from melodylib.course.display import event_note_spans
 
     return event_note_spans(events)
 
@@ -111,7 +111,7 @@ def check_twinkle(answer: Any) -> bool:
     Any list that sounds right passes: with or without a final note-off, with or without rests after
     it, as a list, a numpy array or a Melody.
     """
-    from melodylib.display import pitch_name
+    from melodylib.course.display import pitch_name
 
     events = _as_events(answer)
     if isinstance(events, str):
@@ -192,7 +192,7 @@ def _key_of(sequence) -> tuple[int, int] | None:
 
 
 def _key_name(key: tuple[int, int] | None) -> str:
-    from melodylib.display import PITCH_CLASS_NAMES
+    from melodylib.course.display import PITCH_CLASS_NAMES
 
     if key is None:
         return "no key signature"
@@ -220,7 +220,7 @@ def _find_tune_problem(sequence) -> str:
 
 def _candidates(answer: Any, sequences: list) -> tuple[list, str]:
     """The corpus tunes an answer names (a NoteSequence, an id, a title or a position), or why none."""
-    from melodylib.music import NoteSequence
+    from melodylib.music.notesequence import NoteSequence
 
     if isinstance(answer, NoteSequence):
         return [answer], ""
@@ -278,9 +278,9 @@ def solution_find_tune(sequences: Iterable | None = None) -> str:
 
 def _course_sequences() -> list:
     """The NoteSequences of the course corpus (the small subset in quick mode, else the full one)."""
-    from melodylib.corpus import sequences_file
-    from melodylib.music import read_note_sequences
-    from melodylib.quick import quick_or_full
+    from melodylib.course.corpus import sequences_file
+    from melodylib.music.notesequence import read_note_sequences
+    from melodylib.course.quick import quick_or_full
 
     path = sequences_file(quick_or_full("small", "full"))
     if not path.exists():
@@ -297,8 +297,8 @@ def _extract(events: list[int]) -> tuple[list, dict]:
     """Melodies and counters that create_dataset's extraction gives for a melody played at 120 qpm in 4/4."""
     import collections
 
-    from melodylib.datasets import ExtractionSettings, melodies_from_note_sequence
-    from melodylib.melodies import Melody
+    from melodylib.data.datasets import ExtractionSettings, melodies_from_note_sequence
+    from melodylib.music.melodies import Melody
 
     counters: collections.Counter = collections.Counter()
     sequence = Melody(events).to_note_sequence()
@@ -313,8 +313,8 @@ def check_surviving_melody(answer: Any) -> bool:
     extraction as the training data (at least 7 bars, at least 5 pitch classes, no silence of a
     bar or more inside). Any melody that comes out whole (or cut to 512 steps) passes.
     """
-    from melodylib.display import PITCH_CLASS_NAMES
-    from melodylib.melodies import TOO_FEW_PITCHES_COUNTER, TOO_SHORT_COUNTER, TRUNCATED_COUNTER
+    from melodylib.course.display import PITCH_CLASS_NAMES
+    from melodylib.music.melodies import TOO_FEW_PITCHES_COUNTER, TOO_SHORT_COUNTER, TRUNCATED_COUNTER
 
     events = _as_events(answer)
     if isinstance(events, str):
@@ -384,7 +384,7 @@ LOOKBACK_EXERCISE_MELODY = tuple(_LOOKBACK_BAR + _LOOKBACK_BAR + [60, -2, 64, -2
 
 
 def _config_encoder(name: str):
-    from melodylib.configs import get_config
+    from melodylib.encoding.configs import get_config
 
     return get_config(name).encoder
 
@@ -535,7 +535,7 @@ def _primer_flag_value(text: str) -> str:
 
 def _primer_spans_problem(spans: list[tuple[int, int, int]]) -> tuple[str, str] | None:
     """What differs between the notes of an answer and the exercise tune, as (problem, hint); None if nothing."""
-    from melodylib.display import pitch_name
+    from melodylib.course.display import pitch_name
 
     starts = np.cumsum((0,) + PRIMER_EXERCISE_DURATIONS[:-1]).tolist()
     for number, (pitch, start) in enumerate(zip(PRIMER_EXERCISE_PITCHES, starts), start=1):
@@ -576,7 +576,7 @@ def check_primer_melody(answer: Any) -> bool:
     a final note-off or trailing rests, as a list or a tuple, with or without `--primer_melody=` and
     quotes around it, as a shell would pass them.
     """
-    from melodylib.generation import parse_primer_melody
+    from melodylib.generation.generator import parse_primer_melody
 
     hint = "write the events as a Python list in text, e.g. \"[60, -2, -2, -2, 60, ...]\"; str(my_events) turns a list into it."
     if not isinstance(answer, str):
@@ -737,8 +737,8 @@ def _model_whole_number(answer: Any, what: str) -> int | str:
 
 def _model_parameter_count(config_name: str, hparams: str | None = None) -> int:
     """The parameters of the Keras model of a config, counted on the built model."""
-    from melodylib.configs import get_config
-    from melodylib.models import build_model, count_parameters
+    from melodylib.encoding.configs import get_config
+    from melodylib.models.melody_rnn import build_model, count_parameters
 
     return count_parameters(build_model(get_config(config_name, hparams)))
 
@@ -971,7 +971,7 @@ def solution_attention_peak(weights: Any = None) -> int:
 # 08_training: perplexity and event accuracy from the sums of an evaluation
 # --------------------------------------------------------------------------------------------
 
-# One evaluation, as sums over its labels (what melodylib.training.MetricSums adds up).
+# One evaluation, as sums over its labels (what melodylib.training.loop.MetricSums adds up).
 EVAL_EXERCISE_SUMS = {
     "labels": 2000,              # real (unpadded) steps
     "no_event_labels": 1500,     # of them, labels that are the no-event class

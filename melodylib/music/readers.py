@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from melodylib.errors import MelodylibError, UnreadableFileError
-from melodylib.music import (
+from melodylib.music.notesequence import (
     DEFAULT_QPM,
     KeySignature,
     Note,
@@ -982,7 +982,7 @@ def convert_files(
 
     from concurrent.futures.process import BrokenProcessPool
 
-    from melodylib.music import write_records
+    from melodylib.music.notesequence import write_records
 
     try:
         summary.sequences_written = write_records(output_path, payloads())
@@ -1018,7 +1018,7 @@ def _pool_context():
     """fork when the parent has not loaded TensorFlow (fast, and works from any script); spawn otherwise.
 
     Forking a process that runs TensorFlow's threads can deadlock; spawned workers import only
-    melodylib.readers (and the caller's main module, hence the `if __name__ == "__main__":` advice).
+    melodylib.music.readers (and the caller's main module, hence the `if __name__ == "__main__":` advice).
     Either way the workers never import TensorFlow.
     """
     import multiprocessing

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.music import DEFAULT_QPM, KeySignature, NoteSequence, Tempo, TimeSignature
+from melodylib.music.notesequence import DEFAULT_QPM, KeySignature, NoteSequence, Tempo, TimeSignature
 
 DEFAULT_STEPS_PER_QUARTER = 4
 QUANTIZE_CUTOFF = 0.5

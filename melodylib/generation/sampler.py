@@ -3,7 +3,7 @@
 Step-by-step sampling in Python pays, at every step, a compiled call plus the encoder's Python
 for the next input. Here the histories, each encoder's running state and the RNN state stay
 inside one `tf.while_loop`: the encoders are re-expressed as TensorFlow ops that update a small
-state one event at a time (the numpy encoders in `melodylib.encoders` stay the reference; a test
+state one event at a time (the numpy encoders in `melodylib.encoding.encoders` stay the reference; a test
 checks that both give the same inputs and labels). The draws are the same uniform numbers as the
 Python loop's, so a seed gives the same melodies on either path.
 """
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from melodylib.encoders import KEY_MEMBERSHIP, EventSequenceEncoder, KeyEncoder, LookbackEncoder, OneHotEncoder
+from melodylib.encoding.encoders import KEY_MEMBERSHIP, EventSequenceEncoder, KeyEncoder, LookbackEncoder, OneHotEncoder
 from melodylib.errors import MelodylibError
-from melodylib.events import DEFAULT_STEPS_PER_BAR, NO_EVENT, NOTE_OFF, NOTES_PER_OCTAVE
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR, NO_EVENT, NOTE_OFF, NOTES_PER_OCTAVE
 
 
 def supports_compiled_sampling(encoder: EventSequenceEncoder) -> bool:

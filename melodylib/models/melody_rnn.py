@@ -1,6 +1,6 @@
 """The Keras 3 Melody RNN: stacked LSTMs (+ Magenta's attention cell on layer 1), and a step model.
 
-The attention cell and its training layer live in `melodylib.attention`.
+The attention cell and its training layer live in `melodylib.models.attention`.
 
 Spec §5.2 (network), §5.3 (parameter counts), §6.2 (step-by-step generation), §11 (Keras notes).
 
@@ -33,9 +33,9 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from melodylib.attention import AttentionCell, AttentionRNN
+from melodylib.models.attention import AttentionCell, AttentionRNN
 from melodylib.errors import MelodylibError
-from melodylib.lean_lstm import LeanLSTM
+from melodylib.models.lean.lean_lstm import LeanLSTM
 
 __all__ = [
     "AttentionCell",
@@ -128,7 +128,7 @@ def build_model(config: Any) -> keras.Model:
     """The Keras Melody RNN for `config`: inputs [batch, time, input_size] -> logits [batch, time, classes].
 
     `config` needs `.name`, `.encoder.input_size`, `.encoder.num_classes` and `.hparams` with
-    `rnn_layer_sizes`, `dropout_keep_prob` and `attn_length` (see `melodylib.configs`).
+    `rnn_layer_sizes`, `dropout_keep_prob` and `attn_length` (see `melodylib.encoding.configs`).
     """
     input_size, num_classes, sizes, keep, attn_length = _checked(config)
     inputs = keras.Input(shape=(None, input_size), dtype="float32", name="inputs")
@@ -204,7 +204,7 @@ def _recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:
             break
     if not layers:
         raise MelodylibError(
-            f"model {model.name!r} has no layer named 'lstm_0'; build it with melodylib.models.build_model"
+            f"model {model.name!r} has no layer named 'lstm_0'; build it with melodylib.models.melody_rnn.build_model"
         )
     return layers
 

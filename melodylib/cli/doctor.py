@@ -64,7 +64,7 @@ def check_gpu() -> Check:
 
 
 def check_corpus() -> Check:
-    from melodylib import corpus
+    from melodylib.course import corpus
 
     built = [subset for subset in corpus.SUBSETS if corpus.sequences_file(subset).exists()]
     if "full" in built:
@@ -74,8 +74,8 @@ def check_corpus() -> Check:
 
 
 def check_bundles() -> Check:
-    from melodylib.bundles import load_bundle
-    from melodylib.demo import shipped_bundles
+    from melodylib.bundles.bundle import load_bundle
+    from melodylib.cli.demo import shipped_bundles
 
     bundles = shipped_bundles()
     problems = []
@@ -91,8 +91,8 @@ def check_bundles() -> Check:
 
 
 def check_audio() -> Check:
-    from melodylib.display import synthesize, synthesizer_name
-    from melodylib.melodies import Melody
+    from melodylib.course.display import synthesize, synthesizer_name
+    from melodylib.music.melodies import Melody
 
     samples = synthesize(Melody([60, -2, 64, -2, 67]).to_note_sequence(), sample_rate=8000)
     name = synthesizer_name()
@@ -105,9 +105,9 @@ def check_training_step() -> Check:
     import numpy as np
     import tensorflow as tf
 
-    from melodylib.configs import get_config
-    from melodylib.models import build_model
-    from melodylib.training import batch_metric_sums, make_optimizer
+    from melodylib.encoding.configs import get_config
+    from melodylib.models.melody_rnn import build_model
+    from melodylib.training.loop import batch_metric_sums, make_optimizer
 
     config = get_config("basic_rnn")
     model = build_model(config)

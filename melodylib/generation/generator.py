@@ -26,9 +26,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from melodylib.configs import MelodyRnnConfig
+from melodylib.encoding.configs import MelodyRnnConfig
 from melodylib.errors import MelodylibError
-from melodylib.melodies import NO_EVENT, Melody
+from melodylib.music.melodies import NO_EVENT, Melody
 
 MIDDLE_C = 60
 TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e\u201a\u2032\u2033"
@@ -115,8 +115,8 @@ def primer_from_note_sequence(sequence, steps_per_quarter: int = 4) -> tuple[lis
     All non-drum notes are taken as one line; where several start together the highest wins
     (Magenta's ignore_polyphonic_notes). The qpm is the sequence's first tempo (else 120).
     """
-    from melodylib.melodies import melody_from_quantized_sequence
-    from melodylib.quantize import quantize_note_sequence
+    from melodylib.music.melodies import melody_from_quantized_sequence
+    from melodylib.music.quantize import quantize_note_sequence
 
     qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
     merged = sequence.copy()
@@ -141,7 +141,7 @@ def primer_from_note_sequence(sequence, steps_per_quarter: int = 4) -> tuple[lis
 
 def primer_from_midi(path: str | os.PathLike) -> tuple[list[int], float, bool]:
     """A primer melody from a MIDI file: (events, qpm, was_polyphonic); the file's first tempo is kept."""
-    from melodylib.readers import read_note_sequence
+    from melodylib.music.readers import read_note_sequence
 
     if not Path(path).is_file():
         raise MelodylibError(f"--primer_midi {path}: no such file")
@@ -228,7 +228,7 @@ def beam_search(
 # --- the model side --------------------------------------------------------------------------
 def _model_and_config(model_or_bundle: Any, config: MelodyRnnConfig | None) -> tuple[Any, MelodyRnnConfig]:
     """Accept a Bundle, a path to a bundle, or a Keras model (with its config)."""
-    from melodylib.bundles import Bundle, load_bundle
+    from melodylib.bundles.bundle import Bundle, load_bundle
 
     if isinstance(model_or_bundle, (str, os.PathLike)):
         model_or_bundle = load_bundle(model_or_bundle)
@@ -254,9 +254,9 @@ class MelodyGenerator:
     """Generates melodies from a trained model; holds the compiled step function between calls."""
 
     def __init__(self, model_or_bundle: Any, config: MelodyRnnConfig | None = None) -> None:
-        from melodylib.compiled_sampling import CompiledSampler, supports_compiled_sampling
-        from melodylib.encoders import OneHotEncoder
-        from melodylib.models import StepModel
+        from melodylib.generation.sampler import CompiledSampler, supports_compiled_sampling
+        from melodylib.encoding.encoders import OneHotEncoder
+        from melodylib.models.melody_rnn import StepModel
 
         self.model, self.config = _model_and_config(model_or_bundle, config)
         if int(self.model.inputs[0].shape[-1]) != self.config.encoder.input_size:
@@ -440,7 +440,7 @@ def _whole(name: str, value: Any, minimum: int) -> int:
 
 
 def _select_rows(rows: _Rows, indices: np.ndarray) -> _Rows:
-    from melodylib.models import gather_state
+    from melodylib.models.melody_rnn import gather_state
 
     indices = np.asarray(indices, dtype=np.int64)
     return _Rows(
@@ -494,7 +494,7 @@ def output_filenames(output_dir: str | os.PathLike, num_outputs: int, when: date
 def write_melodies(melodies: Sequence[GeneratedMelody], output_dir: str | os.PathLike,
                    when: datetime.datetime | None = None) -> list[Path]:
     """Write each melody (primer included, velocity 100, its qpm) as a MIDI file; returns the paths."""
-    from melodylib.music import write_midi
+    from melodylib.music.notesequence import write_midi
 
     paths = output_filenames(output_dir, len(melodies), when)
     for melody, path in zip(melodies, paths):

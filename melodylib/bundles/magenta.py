@@ -9,7 +9,7 @@ and reshaped onto our Keras variable paths (spec §5.2, §11):
 - BasicLSTMCell: one kernel over [x; h] with gate columns (i, j, f, o) and a constant forget bias of
   1.0 → Keras `kernel` / `recurrent_kernel` with columns (i, f, c=j, o) and the 1.0 folded into `bias`;
 - the attention wrapper around layer 0: input projection, `attention/{attn_w, attn_v, kernel, bias}`
-  and `attn_output_projection` → the weights of `melodylib.attention.AttentionCell`;
+  and `attn_output_projection` → the weights of `melodylib.models.attention.AttentionCell`;
 - `fully_connected/{weights, biases}` → `logits/{kernel, bias}`.
 
 The 2016 layout, where attention wraps the whole stack of layers (`rnn/attention_cell_wrapper/...`),
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from melodylib.bundles import Bundle
-from melodylib.configs import CONFIG_NAMES, MelodyRnnConfig, get_config
+from melodylib.bundles.bundle import Bundle
+from melodylib.encoding.configs import CONFIG_NAMES, MelodyRnnConfig, get_config
 from melodylib.errors import MelodylibError
 
 __all__ = [
@@ -527,7 +527,7 @@ def _keras_lstm_weights(kernel: np.ndarray, bias: np.ndarray, input_size: int) -
 
 
 def keras_weights_from_magenta(layout: MagentaLayout) -> dict[str, np.ndarray]:
-    """The weights of `melodylib.models.build_model` for this layout, keyed by Keras variable path."""
+    """The weights of `melodylib.models.melody_rnn.build_model` for this layout, keyed by Keras variable path."""
     weights: dict[str, np.ndarray] = {}
     layer_input = layout.input_size
     for index, layer in enumerate(layout.layers):
@@ -782,7 +782,7 @@ def load_magenta_checkpoint(
 
 def convert_bundle(magenta_path: str | os.PathLike, output_path: str | os.PathLike) -> Path:
     """Write a melodylib bundle (zip) with the model and description of a Magenta `.mag` bundle."""
-    from melodylib.bundles import save_bundle
+    from melodylib.bundles.bundle import save_bundle
 
     bundle = load_magenta_bundle(magenta_path)
     model = bundle.build_model()

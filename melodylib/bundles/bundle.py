@@ -3,7 +3,7 @@
 Our bundle is a zip file holding `bundle.json` (config name, encoder settings, hparams,
 description, and what data and how many steps it was trained on) and `weights.npz` (every
 model variable by its Keras path). `load_bundle` also reads Magenta's `.mag` files (see
-`melodylib.magenta_import`).
+`melodylib.bundles.magenta`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from melodylib.atomic import atomic_path
-from melodylib.configs import MelodyRnnConfig, config_from_dict, config_to_dict
+from melodylib.encoding.configs import MelodyRnnConfig, config_from_dict, config_to_dict
 from melodylib.errors import MelodylibError
 
 BUNDLE_FORMAT = "melodylib-bundle"
@@ -43,7 +43,7 @@ class Bundle:
 
     def build_model(self):
         """A Keras model of the bundle's config with the bundle's weights."""
-        from melodylib.models import build_model
+        from melodylib.models.melody_rnn import build_model
 
         model = build_model(self.config)
         self.copy_weights_to(model)
@@ -141,7 +141,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raise MelodylibError(f"--bundle_file {path}: cannot read it ({error.strerror or error})") from None
     if head.startswith(b"PK"):
         return _load_our_bundle(path)
-    from melodylib import magenta_import
+    from melodylib.bundles import magenta as magenta_import
 
     return magenta_import.load_magenta_bundle(path)
 

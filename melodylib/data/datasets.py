@@ -26,12 +26,12 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from melodylib.atomic import write_text_atomically
-from melodylib.configs import MelodyRnnConfig, get_config
+from melodylib.encoding.configs import MelodyRnnConfig, get_config
 from melodylib.errors import MelodylibError
-from melodylib.melodies import Melody, extract_melodies_with_statistics
-from melodylib.music import NoteSequence
-from melodylib.quantize import split_and_quantize
-from melodylib.sequence_examples import parse_sequence_example, sequence_example_bytes
+from melodylib.music.melodies import Melody, extract_melodies_with_statistics
+from melodylib.music.notesequence import NoteSequence
+from melodylib.music.quantize import split_and_quantize
+from melodylib.data.sequence_examples import parse_sequence_example, sequence_example_bytes
 from melodylib.tfrecords import compression_of, expand_paths, read_all_records, read_records, write_records
 
 TRAINING_FILE = "training_melodies.tfrecord"
@@ -214,7 +214,7 @@ def _process_sequence(
 @functools.lru_cache(maxsize=8)
 def _config_from_json(text: str) -> MelodyRnnConfig:
     """Rebuild a config once per worker process rather than once per sequence."""
-    from melodylib.configs import config_from_dict
+    from melodylib.encoding.configs import config_from_dict
 
     return config_from_dict(json.loads(text))
 
@@ -271,7 +271,7 @@ def create_dataset(
     if not 0.0 <= eval_ratio <= 1.0:
         raise MelodylibError(f"--eval_ratio must be between 0 and 1, got {eval_ratio}")
     expand_paths(input_file, "input")
-    from melodylib.configs import config_to_dict  # noqa: WPS433 (kept next to its use)
+    from melodylib.encoding.configs import config_to_dict  # noqa: WPS433 (kept next to its use)
 
     config_dict = config_to_dict(config)
     output_dir = Path(output_dir)

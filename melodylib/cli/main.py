@@ -90,7 +90,7 @@ def add_config_flags(parser: argparse.ArgumentParser, required: bool = True) -> 
 
 def config_from_flags(flags: argparse.Namespace, required: bool = True):
     """The MelodyRnnConfig named by --config or --melody_encoder_decoder, with --hparams applied."""
-    from melodylib.configs import config_from_encoder_name, get_config
+    from melodylib.encoding.configs import config_from_encoder_name, get_config
 
     if flags.config and flags.melody_encoder_decoder:
         raise MelodylibError("give only one of --config and --melody_encoder_decoder")
@@ -114,14 +114,14 @@ def model_from_flags(flags: argparse.Namespace, config):
     if flags.bundle_file and (flags.run_dir or flags.checkpoint_file):
         raise MelodylibError("give either --bundle_file or --run_dir/--checkpoint_file, not both")
     if flags.bundle_file:
-        from melodylib.bundles import load_bundle
+        from melodylib.bundles.bundle import load_bundle
 
         bundle = load_bundle(flags.bundle_file)
         if config is not None:
             bundle.check_compatible(config)
         return bundle.build_model(), bundle.config, f"{bundle.config.name} ({flags.bundle_file})"
     if flags.run_dir or flags.checkpoint_file:
-        from melodylib.training import load_trained_model
+        from melodylib.training.loop import load_trained_model
 
         model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
         return model, config, f"{config.name} (step {step})"
@@ -152,7 +152,7 @@ def add_convert(subparsers) -> None:
 
 
 def run_convert(flags: argparse.Namespace) -> int:
-    from melodylib.readers import convert_directory
+    from melodylib.music.readers import convert_directory
 
     summary = convert_directory(
         flags.input_dir, flags.output_file, recursive=flags.recursive, num_workers=flags.num_workers,
@@ -208,7 +208,7 @@ def add_create_dataset(subparsers) -> None:
 
 
 def run_create_dataset(flags: argparse.Namespace) -> int:
-    from melodylib.datasets import ExtractionSettings, create_dataset
+    from melodylib.data.datasets import ExtractionSettings, create_dataset
 
     config = config_from_flags(flags)
     settings = ExtractionSettings(
@@ -298,12 +298,12 @@ def add_train(subparsers) -> None:
 def run_train(flags: argparse.Namespace) -> int:
     config = config_from_flags(flags)
     if flags.eval:
-        from melodylib.evaluation import evaluate_run_dir
+        from melodylib.evaluation.metrics import evaluate_run_dir
 
         metrics = evaluate_run_dir(flags.run_dir, config, flags.sequence_example_file, flags.num_eval_examples)
         print("Eval: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
         return 0
-    from melodylib.training import train
+    from melodylib.training.loop import train
 
     result = train(
         config, flags.sequence_example_file, flags.run_dir, num_training_steps=flags.num_training_steps,
@@ -368,14 +368,14 @@ def add_generate(subparsers) -> None:
 
 
 def run_generate(flags: argparse.Namespace) -> int:
-    from melodylib import generation
+    from melodylib.generation import generator as generation
 
     config = config_from_flags(flags, required=False)
     if flags.save_generator_bundle:
         if not flags.bundle_file:
             raise MelodylibError("--save_generator_bundle needs --bundle_file, the bundle to write")
-        from melodylib.bundles import save_bundle
-        from melodylib.training import load_trained_model
+        from melodylib.bundles.bundle import save_bundle
+        from melodylib.training.loop import load_trained_model
 
         model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
         path = save_bundle(flags.bundle_file, model, config, flags.bundle_description or "",
@@ -439,7 +439,7 @@ def add_evaluate(subparsers) -> None:
 
 
 def run_evaluate(flags: argparse.Namespace) -> int:
-    from melodylib import evaluation
+    from melodylib.evaluation import metrics as evaluation
 
     model, config, name = model_from_flags(flags, config_from_flags(flags, required=False))
     metrics = evaluation.evaluate_model(model, flags.sequence_example_file, config, flags.num_eval_examples)
@@ -469,7 +469,7 @@ def add_convert_bundle(subparsers) -> None:
 
 
 def run_convert_bundle(flags: argparse.Namespace) -> int:
-    from melodylib.magenta_import import convert_bundle
+    from melodylib.bundles.magenta import convert_bundle
 
     path = convert_bundle(flags.bundle_file, flags.output_bundle)
     print(f"Wrote {path}.")
@@ -497,7 +497,7 @@ def add_build_corpus(subparsers) -> None:
 
 
 def run_build_corpus(flags: argparse.Namespace) -> int:
-    from melodylib.corpus import build_corpus, format_report
+    from melodylib.course.corpus import build_corpus, format_report
 
     configs = [name.strip() for name in flags.configs.split(",") if name.strip()]
     unknown = [name for name in configs if name not in CONFIG_NAMES]
@@ -532,7 +532,7 @@ def add_demo(subparsers) -> None:
 
 
 def run_demo(flags: argparse.Namespace) -> int:
-    from melodylib.demo import run_demo as demo
+    from melodylib.cli.demo import run_demo as demo
 
     result = demo(
         flags.output_dir, bundle_dir=flags.bundle_dir, num_outputs=flags.num_outputs, num_steps=flags.num_steps,
@@ -552,7 +552,7 @@ def add_doctor(subparsers) -> None:
 
 
 def run_doctor(flags: argparse.Namespace) -> int:
-    from melodylib.doctor import run_checks
+    from melodylib.cli.doctor import run_checks
 
     results = run_checks()
     return 0 if all(result.ok for result in results) else 1

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from melodylib.configs import CONFIG_NAMES
+from melodylib.encoding.configs import CONFIG_NAMES
 from melodylib.errors import MelodylibError
 
 BUNDLE_DIR = Path(__file__).resolve().parents[1] / "data" / "bundles"
@@ -57,10 +57,10 @@ def run_demo(
     import matplotlib
 
     matplotlib.use("Agg")
-    from melodylib.bundles import load_bundle
-    from melodylib.display import plot_piano_rolls, write_wav
-    from melodylib.generation import MelodyGenerator, parse_primer_melody, write_melodies
-    from melodylib.music import NoteSequence
+    from melodylib.bundles.bundle import load_bundle
+    from melodylib.course.display import plot_piano_rolls, write_wav
+    from melodylib.generation.generator import MelodyGenerator, parse_primer_melody, write_melodies
+    from melodylib.music.notesequence import NoteSequence
 
     bundles = shipped_bundles(bundle_dir)
     if not bundles:
@@ -89,7 +89,7 @@ def run_demo(
     with atomic_path(result.piano_roll) as temporary:
         figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
     # One WAV: the first melody of every config, one after another.
-    from melodylib.melodies import Melody
+    from melodylib.music.melodies import Melody
 
     combined = NoteSequence()
     offset = 0.0

@@ -15,7 +15,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from melodylib.encoders import (
+from melodylib.encoding.encoders import (
     ENCODER_KINDS,
     EventSequenceEncoder,
     KeyEncoder,

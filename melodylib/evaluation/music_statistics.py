@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.events import DEFAULT_STEPS_PER_BAR, NOTES_PER_OCTAVE
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR, NOTES_PER_OCTAVE
 
 MAJOR_SCALE_DEGREES = (0, 2, 4, 5, 7, 9, 11)  # semitones above the tonic
 STATISTIC_NAMES = (

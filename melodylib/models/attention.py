@@ -21,7 +21,7 @@ __all__ = ["AttentionCell", "AttentionRNN"]
 
 def joint_glorot_uniform(input_dim: int, units: int) -> keras.initializers.Initializer:
     """Upstream's Glorot-uniform limit on the joint LSTM kernel (see models._joint_glorot_uniform)."""
-    from melodylib.models import _joint_glorot_uniform
+    from melodylib.models.melody_rnn import _joint_glorot_uniform
 
     return _joint_glorot_uniform(input_dim, units)
 

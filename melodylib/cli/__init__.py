@@ -1,0 +1,1 @@
+"""The melody_rnn command line, with the demo and the installation check."""

@@ -1,0 +1,1 @@
+"""The course: its corpus, quick mode, display helpers and the notebooks' exercises."""

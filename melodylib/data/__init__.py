@@ -1,0 +1,1 @@
+"""Training data: SequenceExample records and the tf.data pipeline that batches them."""

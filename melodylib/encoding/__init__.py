@@ -1,0 +1,1 @@
+"""Melodies to numbers: the encoders (one-hot, lookback, key) and the four configs."""

@@ -1,0 +1,1 @@
+"""Evaluation: model metrics on eval sets, n-gram baselines and music statistics."""

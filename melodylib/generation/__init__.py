@@ -1,0 +1,1 @@
+"""Generation: primers, the model-free beam search, the generator and the compiled sampling loop."""

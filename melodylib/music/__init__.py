@@ -1,0 +1,1 @@
+"""Music in: NoteSequence, the file readers, quantization and melody extraction (events)."""

@@ -1,0 +1,1 @@
+"""Training: the loop, its metrics, checkpoints and stop requests."""
