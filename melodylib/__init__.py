@@ -82,10 +82,6 @@ _PUBLIC_API: dict[str, str] = {
 }
 
 
-def _register(names: dict[str, str]) -> None:
-    _PUBLIC_API.update(names)
-
-
 def __getattr__(name: str) -> Any:
     module_name = _PUBLIC_API.get(name)
     if module_name is None:

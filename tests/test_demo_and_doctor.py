@@ -7,7 +7,8 @@ import pytest
 from melodylib.bundles.bundle import save_bundle
 from melodylib.cli.main import main
 from melodylib.encoding.configs import get_config
-from melodylib.cli.demo import run_demo, shipped_bundles
+from melodylib.cli.demo import run_demo
+from melodylib.course.shipped import shipped_bundles
 from melodylib.errors import MelodylibError
 from melodylib.models.melody_rnn import build_model
 

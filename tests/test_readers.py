@@ -472,7 +472,7 @@ def test_convert_directory_in_forked_workers_from_a_fresh_process(tmp_path):
     write(root, "tunes.abc", tunes)
     code = (
         "from melodylib.music import readers; "
-        "assert readers._pool_context().get_start_method() == 'fork'; "
+        "from melodylib.workers import process_pool_context; assert process_pool_context().get_start_method() == 'fork'; "
         f"summary = readers.convert_directory({str(root)!r}, {str(tmp_path / 'forked.tfrecord')!r}, "
         "num_workers=2, progress=False); "
         "assert summary.sequences_written == 20, summary.format()"

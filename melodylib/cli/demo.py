@@ -11,21 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from melodylib.encoding.configs import CONFIG_NAMES
+from melodylib.course.shipped import shipped_bundles
 from melodylib.errors import MelodylibError
-
-BUNDLE_DIR = Path(__file__).resolve().parents[1] / "data" / "bundles"
-BUNDLE_SUFFIX = ".bundle"
-
-
-def bundle_path(config_name: str, bundle_dir: str | os.PathLike | None = None) -> Path:
-    """Where the shipped pretrained bundle of a config lives (data/bundles/<config>.bundle)."""
-    return Path(bundle_dir or BUNDLE_DIR) / f"{config_name}{BUNDLE_SUFFIX}"
-
-
-def shipped_bundles(bundle_dir: str | os.PathLike | None = None) -> dict[str, Path]:
-    """The pretrained bundles that exist, by config name."""
-    return {name: bundle_path(name, bundle_dir) for name in CONFIG_NAMES if bundle_path(name, bundle_dir).exists()}
-
 
 @dataclass
 class DemoResult:

@@ -75,7 +75,7 @@ def check_corpus() -> Check:
 
 def check_bundles() -> Check:
     from melodylib.bundles.bundle import load_bundle
-    from melodylib.cli.demo import shipped_bundles
+    from melodylib.course.shipped import shipped_bundles
 
     bundles = shipped_bundles()
     problems = []

@@ -17,10 +17,10 @@ import logging
 import sys
 from typing import Callable, Sequence
 
+from melodylib.encoding.config_names import CONFIG_NAMES
 from melodylib.errors import MelodylibError
 
 PROGRAM = "melody_rnn"
-CONFIG_NAMES = ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn")
 _BOOLEAN_FLAGS: set[str] = set()
 
 
@@ -89,20 +89,21 @@ def add_config_flags(parser: argparse.ArgumentParser, required: bool = True) -> 
 
 
 def config_from_flags(flags: argparse.Namespace, required: bool = True):
-    """The MelodyRnnConfig named by --config or --melody_encoder_decoder, with --hparams applied."""
-    from melodylib.encoding.configs import config_from_encoder_name, get_config
+    """The MelodyRnnConfig named by --config or --melody_encoder_decoder, with --hparams applied.
 
-    if flags.config and flags.melody_encoder_decoder:
-        raise MelodylibError("give only one of --config and --melody_encoder_decoder")
-    if flags.config:
-        return get_config(flags.config, flags.hparams or None)
-    if flags.melody_encoder_decoder:
-        return config_from_encoder_name(
-            flags.melody_encoder_decoder, flags.hparams or None, flags.generator_id, flags.generator_description
-        )
-    if required:
-        raise MelodylibError(f"--config is required: one of {', '.join(CONFIG_NAMES)}")
-    return None
+    None when neither is given and `required` is False (a bundle or run_dir brings its own).
+    """
+    from melodylib.encoding import configs
+
+    if not (flags.config or flags.melody_encoder_decoder) and not required:
+        return None
+    return configs.config_from_flags(
+        flags.config,
+        flags.melody_encoder_decoder,
+        flags.hparams or None,
+        getattr(flags, "generator_id", None),
+        getattr(flags, "generator_description", None),
+    )
 
 
 def model_from_flags(flags: argparse.Namespace, config):

@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from melodylib.atomic import write_text_atomically
+from melodylib.course.shipped import REPOSITORY_ROOT
 from melodylib.errors import MelodylibError
 
 RECIPE_VERSION = 1
 EVAL_RATIO = 0.1
 SPLIT_SEED = 0
 SUBSETS = ("small", "full")
-DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data" / "corpus"
+DEFAULT_ROOT = REPOSITORY_ROOT / "data" / "corpus"
 ENVIRONMENT_VARIABLE = "MELODYLIB_CORPUS_DIR"
 
 
@@ -225,12 +226,6 @@ def build_corpus(
         }
         write_text_atomically(report_path, json.dumps(report, indent=2, sort_keys=True))
     return report
-
-
-def ensure_corpus(subset: str = "small", configs: Iterable[str] = ("basic_rnn",), **options) -> Path:
-    """Build the subset if it is missing (quietly reusing it otherwise); returns its folder."""
-    build_corpus(subset, configs, **options)
-    return subset_dir(subset, options.get("root"))
 
 
 def format_report(report: dict) -> str:

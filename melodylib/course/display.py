@@ -22,7 +22,7 @@ import numpy as np
 
 from melodylib.atomic import atomic_path
 from melodylib.errors import MelodylibError
-from melodylib.music.events import DEFAULT_STEPS_PER_BAR, NO_EVENT
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR, NO_EVENT, check_events
 from melodylib.music.notesequence import DEFAULT_QPM, Note, NoteSequence, Tempo, note_sequence_to_pretty_midi
 
 DEFAULT_STEPS_PER_QUARTER = 4
@@ -73,23 +73,12 @@ def _is_melody(music: Any) -> bool:
     return hasattr(music, "events") and hasattr(music, "steps_per_quarter")
 
 
-def _checked_events(events: Sequence[int]) -> list[int]:
-    checked = [int(event) for event in events]
-    for index, event in enumerate(checked):
-        if not NO_EVENT <= event <= 127:
-            raise MelodylibError(
-                f"melody event {event} at position {index} is not valid; events are -2 (no event), "
-                "-1 (note-off) or a MIDI pitch 0..127"
-            )
-    return checked
-
-
 def event_note_spans(events: Sequence[int]) -> list[tuple[int, int, int]]:
     """The notes of a melody as (pitch, start_step, end_step): a note lasts from its note-on to the
     next note-on, the next note-off or the end of the melody."""
     spans: list[tuple[int, int, int]] = []
     sounding: tuple[int, int] | None = None  # (pitch, start_step)
-    checked = _checked_events(events)
+    checked = check_events(events)
     for step, event in enumerate(checked):
         if event == NO_EVENT:
             continue
@@ -895,7 +884,7 @@ def _one_hot_classes(events: Sequence[int], num_classes: int) -> np.ndarray:
             f"cannot tell which class each event is for {num_classes} classes; pass encoder= (the config's encoder)"
         )
     classes = []
-    for event in _checked_events(events):
+    for event in check_events(events):
         if event < 0:
             classes.append(event + 2)
         elif min_note <= event < min_note + num_classes - 2:

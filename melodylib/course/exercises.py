@@ -19,9 +19,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.music.events import MAX_MELODY_EVENT, MIN_MELODY_EVENT, NO_EVENT, NOTE_OFF, NOTES_PER_OCTAVE
+from melodylib.music.events import NO_EVENT, NOTE_OFF, NOTES_PER_OCTAVE, event_problem
 
-STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16  # 4/4 at 4 steps per quarter, the grid of every exercise melody
 
 # --------------------------------------------------------------------------------------------
@@ -71,13 +70,7 @@ def _as_events(answer: Any) -> list[int] | str:
     events = _as_int_list(answer, "the melody")
     if isinstance(events, str):
         return events
-    for position, event in enumerate(events):
-        if not MIN_MELODY_EVENT <= event <= MAX_MELODY_EVENT:
-            return (
-                f"event {event} at position {position} is not a melody event; use -2 (no event: hold), "
-                "-1 (note off) or a MIDI pitch 0..127 (note on)"
-            )
-    return events
+    return event_problem(events, "the melody")
 
 
 def _event_name(event: int) -> str:

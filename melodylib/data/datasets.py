@@ -27,6 +27,7 @@ import numpy as np
 
 from melodylib.atomic import write_text_atomically
 from melodylib.encoding.configs import MelodyRnnConfig, get_config
+from melodylib.workers import process_pool_context
 from melodylib.errors import MelodylibError
 from melodylib.music.melodies import Melody, extract_melodies_with_statistics
 from melodylib.music.notesequence import NoteSequence
@@ -223,19 +224,6 @@ def _process_chunk(chunk: list[bytes], config_dict: dict, settings: ExtractionSe
     return [_process_sequence(payload, config_dict, settings, eval_ratio, seed) for payload in chunk]
 
 
-def _pool_context():
-    """fork when this process has not loaded TensorFlow (fast); spawn otherwise.
-
-    Forking a process that runs TensorFlow's threads can deadlock; the workers never need TensorFlow.
-    """
-    import multiprocessing
-    import sys
-
-    if "tensorflow" not in sys.modules and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
 SERIAL_THRESHOLD = 256  # below this many sequences, encode in this process
 CHUNK_SIZE = 16  # sequences per task sent to a worker
 
@@ -299,7 +287,7 @@ def create_dataset(
             consume(_process_chunk(chunk, config_dict, settings, eval_ratio, seed))
             bar.update(len(chunk))
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=process_pool_context()) as pool:
             pending = []
             for chunk in _chunks(payloads, CHUNK_SIZE):
                 pending.append((len(chunk), pool.submit(_process_chunk, chunk, config_dict, settings, eval_ratio, seed)))

@@ -15,6 +15,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from melodylib.encoding.config_names import CONFIG_NAMES
 from melodylib.encoding.encoders import (
     ENCODER_KINDS,
     EventSequenceEncoder,
@@ -30,7 +31,6 @@ DEFAULT_MIN_NOTE = 48  # inclusive
 DEFAULT_MAX_NOTE = 84  # exclusive: 36 pitches, C3..B5
 DEFAULT_TRANSPOSE_TO_KEY = 0  # C major
 DEFAULT_STEPS_PER_QUARTER = 4
-CONFIG_NAMES = ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn")
 
 # Quotes that word processors and web pages put in place of ASCII quotes. Magenta did not
 # recognise them in flags and failed confusingly (magenta#615 hung on them); we reject them.

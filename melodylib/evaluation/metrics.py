@@ -178,7 +178,7 @@ def course_comparison(
     """
     from melodylib.course import corpus
     from melodylib.bundles.bundle import load_bundle
-    from melodylib.cli.demo import shipped_bundles
+    from melodylib.course.shipped import shipped_bundles
     from melodylib.generation.generator import MelodyGenerator
     from melodylib.evaluation.music_statistics import compare_statistics
 

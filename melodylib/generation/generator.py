@@ -28,6 +28,7 @@ import numpy as np
 
 from melodylib.encoding.configs import MelodyRnnConfig
 from melodylib.errors import MelodylibError
+from melodylib.music import events as events_module
 from melodylib.music.melodies import NO_EVENT, Melody
 
 MIDDLE_C = 60
@@ -88,25 +89,8 @@ def parse_primer_melody(text: str) -> list[int]:
 
 
 def check_events(events: Sequence[int], what: str = "primer") -> list[int]:
-    """Check that every event is -2 (no event), -1 (note off) or a MIDI pitch 0..127."""
-    try:
-        values = list(events)
-    except TypeError:
-        raise MelodylibError(f"{what} must be a list of events, got {type(events).__name__}") from None
-    checked = []
-    for position, event in enumerate(values):
-        if isinstance(event, (bool, np.bool_)) or not float(event).is_integer():
-            raise MelodylibError(f"{what}: event {event!r} at position {position} is not a whole number")
-        event = int(event)
-        if event < NO_EVENT or event > 127:
-            raise MelodylibError(
-                f"{what}: event {event} at position {position} is out of range; events are -2 (no event), "
-                "-1 (note off) or a MIDI pitch 0..127"
-            )
-        checked.append(event)
-    if not checked:
-        raise MelodylibError(f"{what} is empty; give at least one event, e.g. [60]")
-    return checked
+    """Check that a primer is a non-empty list of events -2, -1 or a MIDI pitch 0..127."""
+    return events_module.check_events(events, what, allow_empty=False)
 
 
 def primer_from_note_sequence(sequence, steps_per_quarter: int = 4) -> tuple[list[int], float, bool]:

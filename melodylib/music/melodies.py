@@ -12,22 +12,24 @@ from __future__ import annotations
 import bisect
 import collections
 import numbers
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from melodylib.errors import MelodylibError
+from melodylib.music.events import (
+    DEFAULT_STEPS_PER_BAR,
+    NO_EVENT,
+    NOTE_OFF,
+    NOTES_PER_OCTAVE,
+    check_events,
+    event_value_problem,
+)
 from melodylib.music.notesequence import STANDARD_PPQ, Note, NoteSequence, Tempo
 from melodylib.music.quantize import QuantizedSequence
 
-NO_EVENT = -2
-NOTE_OFF = -1
 MIN_MIDI_PITCH = 0
 MAX_MIDI_PITCH = 127
-MIN_MELODY_EVENT = -2
-MAX_MELODY_EVENT = 127
-NOTES_PER_OCTAVE = 12
-DEFAULT_STEPS_PER_BAR = 16
 DEFAULT_STEPS_PER_QUARTER = 4
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -58,20 +60,11 @@ class NonIntegerStepsPerBarError(MelodylibError):
     """The time signature gives a fractional number of steps per bar (e.g. 3/8 at 1 step per quarter)."""
 
 
-def _as_event(event) -> int:
-    if isinstance(event, numbers.Integral):
-        value = int(event)
-    elif isinstance(event, numbers.Real) and float(event).is_integer():
-        value = int(event)
-    else:
-        raise MelodylibError(
-            f"melody event {event!r} is not a whole number; use -2 (no event), -1 (note off) or 0..127 (note on)"
-        )
-    if not MIN_MELODY_EVENT <= value <= MAX_MELODY_EVENT:
-        raise MelodylibError(
-            f"melody event {value} is out of range; use -2 (no event), -1 (note off) or 0..127 (note on)"
-        )
-    return value
+def _as_event(event: Any, position: int) -> int:
+    problem = event_value_problem(event, position)
+    if problem:
+        raise MelodylibError(problem)
+    return int(event)
 
 
 class Melody:
@@ -90,7 +83,7 @@ class Melody:
         steps_per_bar: int = DEFAULT_STEPS_PER_BAR,
         steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     ) -> None:
-        cleaned = [_as_event(event) for event in (events if events is not None else [])]
+        cleaned = check_events(events if events is not None else [])
         for index, event in enumerate(cleaned):
             if event >= MIN_MIDI_PITCH:
                 break
@@ -146,7 +139,7 @@ class Melody:
 
     def append(self, event: int) -> None:
         """Add one event at the end."""
-        self.events.append(_as_event(event))
+        self.events.append(_as_event(event, len(self.events)))
 
     def set_length(self, steps: int, from_left: bool = False) -> None:
         """Pad with NO_EVENT or truncate to `steps` events, on the right or (from_left) the left.

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from melodylib.workers import process_pool_context
 from melodylib.errors import MelodylibError, UnreadableFileError
 from melodylib.music.notesequence import (
     DEFAULT_QPM,
@@ -1014,20 +1015,6 @@ def _check_output_writable(output_path: Path) -> None:
         raise MelodylibError(f"cannot write {output_path}: the folder {folder} is not writable")
 
 
-def _pool_context():
-    """fork when the parent has not loaded TensorFlow (fast, and works from any script); spawn otherwise.
-
-    Forking a process that runs TensorFlow's threads can deadlock; spawned workers import only
-    melodylib.music.readers (and the caller's main module, hence the `if __name__ == "__main__":` advice).
-    Either way the workers never import TensorFlow.
-    """
-    import multiprocessing
-
-    if "tensorflow" not in sys.modules and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
 def _run_tasks(tasks: list[_Task], num_workers: int | None, progress: bool) -> Iterator[_TaskOutput]:
     """Run the tasks, serially or in worker processes, yielding their outputs in order, with a progress bar."""
     from tqdm.auto import tqdm
@@ -1047,7 +1034,7 @@ def _run_tasks(tasks: list[_Task], num_workers: int | None, progress: bool) -> I
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    executor = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_pool_context())
+    executor = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=process_pool_context())
     try:
         outputs = executor.map(_run_task, tasks)  # starts the workers before tqdm starts its monitor thread
         with bar() as progress_bar:
