@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup test corpus demo lab bundles evaluate doctor wheelhouse offline-install clean
+.PHONY: all setup test lint format corpus demo lab bundles evaluate doctor wheelhouse offline-install clean
 
 all: setup corpus demo
 
@@ -21,7 +21,18 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# ruff: `make lint` checks what `make test` checks; `make format` rewrites the code in the project's style.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 corpus: setup
 	$(BIN)/melody_rnn build_corpus --subset full

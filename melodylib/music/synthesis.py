@@ -286,3 +286,15 @@ def normalise(samples: np.ndarray, peak: float = PEAK) -> np.ndarray:
     """The samples scaled so their loudest point is `peak` (silence stays silent)."""
     loudest = float(np.max(np.abs(samples))) if samples.size else 0.0
     return samples * (peak / loudest) if loudest > 0 else samples
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Mono float samples in [-1, 1] as the bytes of a 16-bit PCM WAV file."""
+    pcm = np.clip(np.round(np.asarray(samples, dtype=np.float64) * 32767.0), -32768, 32767)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(int(sample_rate))
+        writer.writeframes(pcm.astype("<i2").tobytes())
+    return buffer.getvalue()
