@@ -3,10 +3,15 @@ helpful message, never raises on nonsense, and passes its own solution."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from melodylib.course import exercises
+from melodylib.course.exercises.registry import Exercise
 from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
 from melodylib.music.melodies import Melody
@@ -342,3 +347,68 @@ def test_every_notebook_with_exercises_has_solutions():
 def test_solution_for_an_unknown_notebook_is_an_error():
     with pytest.raises(MelodylibError, match="choose one of"):
         exercises.solution("99_nothing")
+
+
+# --- the registry: every exercise of every notebook, each solution passing its own checker ------
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+REGISTERED = [
+    (notebook, exercise)
+    for notebook, registered in exercises.EXERCISES_BY_NOTEBOOK.items()
+    for exercise in registered
+]
+
+
+def checkers_called_in(notebook: Path) -> list[str]:
+    """The exercise names whose checkers a notebook's code cells call, in order."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    code = "".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    return list(dict.fromkeys(re.findall(r"exercises\.check_(\w+)\(", code)))
+
+
+def test_registry_lists_every_exercise_of_every_notebook():
+    notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    called = {path.stem: checkers_called_in(path) for path in notebooks}
+    assert len(called) >= 11
+    with_exercises = {notebook: names for notebook, names in called.items() if names}
+    registered = {
+        notebook: [exercise.name for exercise in registered]
+        for notebook, registered in exercises.EXERCISES_BY_NOTEBOOK.items()
+    }
+    assert registered == with_exercises
+    solutions = {
+        notebook: {exercise.name: exercise.solution for exercise in registered}
+        for notebook, registered in exercises.EXERCISES_BY_NOTEBOOK.items()
+    }
+    assert solutions == exercises.SOLUTIONS
+
+
+def test_each_notebook_module_is_named_after_its_notebook_and_exported_by_the_package():
+    for module in exercises.NOTEBOOK_MODULES:
+        assert module.__name__.rsplit(".", 1)[-1] == f"nb{module.NOTEBOOK}"
+        for exercise in module.EXERCISES:
+            assert getattr(exercises, exercise.check.__name__) is exercise.check
+            assert getattr(exercises, exercise.solution.__name__) is exercise.solution
+        for name in module.__all__:
+            assert getattr(exercises, name) is getattr(module, name), f"{module.__name__}.{name}"
+
+
+@pytest.mark.parametrize(
+    "notebook, exercise", REGISTERED, ids=[f"{notebook}-{ex.name}" for notebook, ex in REGISTERED]
+)
+def test_every_registered_solution_passes_its_own_checker(notebook, exercise, tunes, capsys):
+    rng = np.random.default_rng(3)
+    weights = rng.random((64, 40))  # attention-like weights for 07's exercise
+    weights /= weights.sum(axis=1, keepdims=True)
+    data = {"sequences": tunes, "weights": weights}
+    answer = exercise.model_answer(**data)
+    assert exercise.is_correct(answer, **data) is True, capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_an_exercise_needs_a_checker_and_a_solution_of_the_same_name():
+    assert Exercise(exercises.check_twinkle, exercises.solution_twinkle).name == "twinkle"
+    with pytest.raises(MelodylibError, match="solution_twinkle"):
+        Exercise(exercises.check_twinkle, exercises.solution_perplexity)
+    with pytest.raises(MelodylibError, match="check_"):
+        Exercise(exercises.solution_twinkle, exercises.solution_twinkle)
