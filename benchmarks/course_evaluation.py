@@ -16,7 +16,8 @@ import platform
 import time
 
 from melodylib.atomic import write_text_atomically
-from melodylib.evaluation.metrics import course_comparison, format_table
+from melodylib.course.comparison import course_comparison
+from melodylib.evaluation.metrics import format_table
 
 
 def main() -> None:

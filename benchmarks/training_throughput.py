@@ -58,7 +58,7 @@ def make_train_step(model, optimizer, no_event_label: int, element_spec):
     """melodylib.training.loop's own compiled training step, under the default strategy."""
     import tensorflow as tf
 
-    from melodylib.training import loop as training
+    from melodylib.training import step as training
 
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     return training.make_train_step(model, optimizer, tf.distribute.get_strategy(), global_step, no_event_label,
@@ -105,7 +105,8 @@ def child_main(args: argparse.Namespace) -> None:
     from melodylib.encoding.configs import get_config
     from melodylib.data.datasets import make_dataset
     from melodylib.models.melody_rnn import build_model, count_parameters
-    from melodylib.training.loop import make_optimizer, train
+    from melodylib.training.loop import train
+    from melodylib.training.step import make_optimizer
 
     config = get_config(args.child)
     batch_size = config.hparams.batch_size

@@ -225,7 +225,7 @@ def child_replay(args: argparse.Namespace) -> None:
 
 def child_sampling(args: argparse.Namespace) -> None:
     """Print JSON: our sampling loop's first call and timed calls, from a bundle, in this process."""
-    from melodylib.bundles.bundle import load_bundle
+    from melodylib.bundles.reading import load_bundle
     from melodylib.generation.generator import MelodyGenerator
 
     generator = MelodyGenerator(load_bundle(args.bundle))

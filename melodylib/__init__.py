@@ -10,11 +10,14 @@ import importlib
 import os
 from typing import Any
 
+from melodylib import quiet_tensorflow
+
 # TensorFlow's C++ start-up chatter (oneDNN, CPU instructions) is noise for learners; warnings
 # and errors still show. Set TF_CPP_MIN_LOG_LEVEL yourself to see everything.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet_tensorflow.install()
 
-__version__ = "0.1.0"
+from melodylib.version import __version__  # noqa: E402 (after the environment default above)
 
 # public name -> module that defines it
 _PUBLIC_API: dict[str, str] = {
@@ -24,9 +27,9 @@ _PUBLIC_API: dict[str, str] = {
     "read_note_sequences": "music.notesequence",
     "write_note_sequences": "music.notesequence",
     "write_midi": "music.notesequence",
-    "read_note_sequence": "music.readers",
-    "read_music_file": "music.readers",
-    "convert_directory": "music.readers",
+    "read_note_sequence": "music.readers.files",
+    "read_music_file": "music.readers.files",
+    "convert_directory": "music.readers.convert",
     # melodies
     "NO_EVENT": "music.melodies",
     "NOTE_OFF": "music.melodies",
@@ -45,13 +48,14 @@ _PUBLIC_API: dict[str, str] = {
     "ExtractionSettings": "data.datasets",
     # models, training, bundles, generation, evaluation
     "build_model": "models.melody_rnn",
-    "StepModel": "models.melody_rnn",
-    "attention_weights": "models.melody_rnn",
+    "StepModel": "models.step",
+    "attention_weights": "models.attention_cell",
     "count_parameters": "models.melody_rnn",
     "magenta_parameter_count": "models.melody_rnn",
     "train": "training.loop",
-    "load_trained_model": "training.loop",
-    "load_bundle": "bundles.bundle",
+    "load_trained_model": "bundles.sources",
+    "load_model": "bundles.sources",
+    "load_bundle": "bundles.reading",
     "save_bundle": "bundles.bundle",
     "MelodyGenerator": "generation.generator",
     "melody_log_likelihood": "generation.generator",
@@ -62,15 +66,15 @@ _PUBLIC_API: dict[str, str] = {
     "compare_statistics": "evaluation.music_statistics",
     "NGramModel": "evaluation.baselines",
     # seeing and hearing
-    "plot_piano_roll": "course.display",
-    "plot_piano_rolls": "course.display",
-    "plot_encoding": "course.display",
-    "plot_probabilities": "course.display",
-    "plot_training_curves": "course.display",
-    "play": "course.display",
-    "synthesize": "course.display",
-    "write_wav": "course.display",
-    "pitch_name": "course.display",
+    "plot_piano_roll": "course.display.rolls",
+    "plot_piano_rolls": "course.display.rolls",
+    "plot_encoding": "course.display.encodings",
+    "plot_probabilities": "course.display.encodings",
+    "plot_training_curves": "course.display.curves",
+    "play": "course.display.audio",
+    "synthesize": "course.display.audio",
+    "write_wav": "course.display.audio",
+    "pitch_name": "music.pitch_names",
     # the course corpus
     "build_corpus": "course.corpus",
     # quick mode

@@ -10,13 +10,14 @@ import keras
 import numpy as np
 import pytest
 
+from melodylib.bundles.bundle import Bundle, save_bundle
+from melodylib.bundles.reading import load_bundle
 from melodylib.cli import main as cli
-from melodylib.bundles.bundle import Bundle, load_bundle, save_bundle
+from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.encoding.configs import config_from_encoder_name, get_config
 from melodylib.errors import MelodylibError
 from melodylib.generation.generator import MelodyGenerator
 from melodylib.models.melody_rnn import build_model
-from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.tfrecords import write_records
 from melodylib.training.loop import train
 

@@ -1,5 +1,6 @@
-"""Tests for melodylib.generation.sampler: the encoders as TensorFlow ops equal the numpy encoders,
-and the compiled loop samples exactly what the Python loop samples."""
+"""Tests for melodylib.encoding.graph_encoders and melodylib.generation.sampler: the encoders as
+TensorFlow ops equal the numpy encoders, and the compiled loop samples exactly what the Python
+loop samples."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from melodylib.generation.sampler import graph_encoder, supports_compiled_sampling
 from melodylib.encoding.configs import get_config
-from melodylib.encoding.encoders import KeyEncoder, LookbackEncoder, MelodyOneHotEncoding, OneHotEncoder
+from melodylib.encoding.encoders import (
+    KeyEncoder,
+    LookbackEncoder,
+    MelodyOneHotEncoding,
+    OneHotEncoder,
+)
+from melodylib.encoding.graph_encoders import graph_encoder, supports_compiled_sampling
 from melodylib.generation.generator import MelodyGenerator
-from melodylib.music.melodies import NO_EVENT, NOTE_OFF
 from melodylib.models.melody_rnn import build_model
+from melodylib.music.melodies import NO_EVENT, NOTE_OFF
 
 ENCODERS = {
     "onehot": OneHotEncoder(MelodyOneHotEncoding(48, 84)),
@@ -22,6 +28,9 @@ ENCODERS = {
     "lookback_custom": LookbackEncoder(MelodyOneHotEncoding(60, 72), lookback_distances=[3, 5],
                                        binary_counter_bits=3),
     "key_custom": KeyEncoder(60, 72, lookback_distances=[4], binary_counter_bits=4),
+    # No lookbacks and no counter: the empty blocks must leave no columns behind.
+    "lookback_bare": LookbackEncoder(MelodyOneHotEncoding(60, 72), lookback_distances=[], binary_counter_bits=0),
+    "key_bare": KeyEncoder(60, 72, lookback_distances=[], binary_counter_bits=0),
 }
 
 

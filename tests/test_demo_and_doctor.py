@@ -48,7 +48,7 @@ def test_the_shipped_bundles_load_and_generate():
     bundles = shipped_bundles()
     if not bundles:
         pytest.skip("no pretrained bundles in data/bundles")
-    from melodylib.bundles.bundle import load_bundle
+    from melodylib.bundles.reading import load_bundle
     from melodylib.generation.generator import MelodyGenerator
 
     for name, path in bundles.items():

@@ -63,8 +63,8 @@ def sequence_of(pitches_and_times, **fields) -> NoteSequence:
 @pytest.fixture
 def fresh_synthesizer_state(monkeypatch):
     """Forget which synthesizer this process found and whether the fallback line was printed."""
-    monkeypatch.setattr(display, "_fluidsynth_status", None)
-    monkeypatch.setattr(display, "_fallback_reported", False)
+    monkeypatch.setattr(display.audio, "_fluidsynth_status", None)
+    monkeypatch.setattr(display.audio, "_fallback_reported", False)
 
 
 @pytest.fixture
@@ -315,7 +315,7 @@ def test_fluidsynth_is_used_when_present(fresh_synthesizer_state, monkeypatch, c
         calls.append(fs)
         return np.full(int(fs * 10), 0.5)  # longer than the music, like a release tail
 
-    monkeypatch.setattr(display, "_fluidsynth_importable", lambda: True)
+    monkeypatch.setattr(display.audio, "_fluidsynth_importable", lambda: True)
     monkeypatch.setattr(pretty_midi.PrettyMIDI, "fluidsynth", fake_fluidsynth)
     assert display.synthesizer_name() == "fluidsynth"
     samples = display.synthesize(MELODY, sample_rate=1000)
@@ -331,7 +331,7 @@ def test_broken_fluidsynth_falls_back_to_sine_once(fresh_synthesizer_state, monk
     def broken(self, fs=None, **options):
         raise OSError("libfluidsynth.so: cannot open shared object file")
 
-    monkeypatch.setattr(display, "_fluidsynth_importable", lambda: True)
+    monkeypatch.setattr(display.audio, "_fluidsynth_importable", lambda: True)
     monkeypatch.setattr(pretty_midi.PrettyMIDI, "fluidsynth", broken)
     samples = display.synthesize(MELODY, sample_rate=1000)
     display.synthesize(MELODY, sample_rate=1000)
@@ -409,24 +409,25 @@ def encoders_module():
     return pytest.importorskip("melodylib.encoding.encoders")
 
 
-def test_default_feature_blocks_follow_the_spec_layouts():
+def test_encoders_describe_the_spec_layouts():
+    """The plots read each encoder's own description; it matches the layouts of the spec."""
     encoders = encoders_module()
     encoding = encoders.MelodyOneHotEncoding(48, 84)
-    one_hot = display.default_feature_blocks(encoders.OneHotEncoder(encoding))
+    one_hot = encoders.OneHotEncoder(encoding).feature_blocks()
     assert len(one_hot) == 38
     assert one_hot[:3] == [("no event", 0, 1), ("note off", 1, 2), ("C3", 2, 3)]
     assert one_hot[-1] == ("B5", 37, 38)
     # §3.3: one-hot [0, 37], lookbacks [38, 75] and [76, 113], counter 114..118, repeats 119, 120.
-    assert display.default_feature_blocks(encoders.LookbackEncoder(encoding)) == [
+    assert encoders.LookbackEncoder(encoding).feature_blocks() == [
         ("current", 0, 38), ("1 bar ago", 38, 76), ("2 bars ago", 76, 114), ("counter", 114, 119), ("repeat", 119, 121),
     ]
     # §3.4: note [0, 35], 36 sounding, 37 silence, 38 attack, 39 direction, 40-41 repeats,
     # 42..48 counter, 49 bar start, 50..61 and 62..73 key histograms.
-    assert display.default_feature_blocks(encoders.KeyEncoder(48, 84)) == [
+    assert encoders.KeyEncoder(48, 84).feature_blocks() == [
         ("note", 0, 36), ("sounding", 36, 37), ("silence", 37, 38), ("attack", 38, 39), ("up/down", 39, 40),
         ("repeat", 40, 42), ("counter", 42, 49), ("bar start", 49, 50), ("key (all notes)", 50, 62), ("key (last 3)", 62, 74),
     ]
-    mono = display.default_feature_blocks(encoders.OneHotEncoder(encoders.MelodyOneHotEncoding(0, 128)))
+    mono = encoders.OneHotEncoder(encoders.MelodyOneHotEncoding(0, 128)).feature_blocks()
     assert len(mono) == 130 and mono[2][0] == "C-1" and mono[-1][0] == "G9"
 
 
@@ -439,6 +440,13 @@ def test_class_names_follow_each_encoders_class_order():
     assert lookback[38:] == ["repeat 1 bar ago", "repeat 2 bars ago"]
     key = display.class_names(encoders.KeyEncoder(48, 84))
     assert key[0] == "C3" and key[35] == "B5" and key[36:] == ["no event", "note off", "repeat 1 bar ago", "repeat 2 bars ago"]
+    assert display.class_names(TinyEncoder()) == ["0", "1", "2"]  # an encoder that does not describe itself
+
+
+def test_the_guessing_helpers_are_gone():
+    """The plots take every layout from the encoders; nothing in display works one out."""
+    for name in ("default_feature_blocks", "_guess_min_note", "_encoder_layout", "_encoder_kind", "_find_attribute"):
+        assert not hasattr(display, name) and not hasattr(display.encodings, name)
 
 
 @pytest.mark.parametrize("kind", ["onehot", "lookback", "key"])

@@ -7,13 +7,16 @@ import json
 import numpy as np
 import pytest
 
+from melodylib.encoding.configs import CONFIG_NAMES, get_config
 from melodylib.encoding.encoders import (
+    FeatureBlock,
     KeyEncoder,
     LookbackEncoder,
     MelodyOneHotEncoding,
     OneHotEncoder,
     OneHotEncoding,
     encoder_from_dict,
+    event_name,
 )
 from melodylib.errors import MelodylibError
 from melodylib.music.events import NO_EVENT as NO
@@ -546,3 +549,99 @@ def test_encoder_dict_round_trip():
         encoder_from_dict({"kind": "bogus"})
     with pytest.raises(MelodylibError, match="incomplete"):
         encoder_from_dict({"kind": "key", "min_note": 48})
+
+
+# --- the encoders describe themselves: feature_blocks() and class_names() ------------------------
+
+KEY_BLOCK_NAMES = ["note", "sounding", "silence", "attack", "up/down", "repeat", "counter", "bar start",
+                   "key (all notes)", "key (last 3)"]
+
+
+def described_encoders() -> dict[str, object]:
+    """The four configs' encoders and the same encoders over a custom pitch range and settings."""
+    encoders = {name: get_config(name).encoder for name in CONFIG_NAMES}
+    encoders.update({
+        "onehot 60..72": OneHotEncoder(MelodyOneHotEncoding(60, 72)),
+        "lookback 60..72": LookbackEncoder(MelodyOneHotEncoding(60, 72), lookback_distances=[3, 5],
+                                           binary_counter_bits=3),
+        "key 60..72": KeyEncoder(60, 72, lookback_distances=[4], binary_counter_bits=4),
+        "key bare": KeyEncoder(60, 72, lookback_distances=[], binary_counter_bits=0),
+    })
+    return encoders
+
+
+@pytest.mark.parametrize("name", sorted(described_encoders()))
+def test_feature_blocks_cover_every_input_column_once_in_order(name):
+    encoder = described_encoders()[name]
+    blocks = encoder.feature_blocks()
+    assert all(isinstance(block, FeatureBlock) and block.size > 0 for block in blocks)
+    assert blocks[0].start == 0 and blocks[-1].stop == encoder.input_size
+    for previous, block in zip(blocks, blocks[1:], strict=False):
+        assert block.start == previous.stop, (previous, block)
+    covered = np.concatenate([np.arange(encoder.input_size)[block.columns] for block in blocks])
+    np.testing.assert_array_equal(covered, np.arange(encoder.input_size))
+
+
+def test_feature_block_names_are_the_ones_a_learner_expects():
+    encoders = described_encoders()
+    for name in ("basic_rnn", "mono_rnn", "onehot 60..72"):
+        encoder = encoders[name]
+        # One row per class: input column k is the one-hot of class k.
+        assert [block.name for block in encoder.feature_blocks()] == encoder.class_names()
+    assert [block.name for block in encoders["onehot 60..72"].feature_blocks()][:3] == ["no event", "note off", "C4"]
+    assert [block.name for block in encoders["lookback_rnn"].feature_blocks()] == [
+        "current", "1 bar ago", "2 bars ago", "counter", "repeat"]
+    assert [block.name for block in encoders["lookback 60..72"].feature_blocks()] == [
+        "current", "3 steps ago", "5 steps ago", "counter", "repeat"]
+    assert [block.name for block in encoders["lookback_rnn"].feature_blocks(steps_per_bar=12)][1:3] == [
+        "16 steps ago", "32 steps ago"]
+    assert [block.name for block in encoders["attention_rnn"].feature_blocks()] == KEY_BLOCK_NAMES
+    assert [block.name for block in encoders["key bare"].feature_blocks()] == [
+        name for name in KEY_BLOCK_NAMES if name not in ("repeat", "counter")]
+    assert encoders["key 60..72"].feature_blocks()[0] == ("note", 0, 12)
+
+
+def test_feature_blocks_hold_what_their_names_say():
+    encoder = LookbackEncoder(MelodyOneHotEncoding(48, 84))
+    blocks = {block.name: block for block in encoder.feature_blocks()}
+    inputs = encoder.inputs(TEST_MELODY)
+    one_hot = OneHotEncoder(MelodyOneHotEncoding(48, 84)).inputs(TEST_MELODY)
+    np.testing.assert_array_equal(inputs[:, blocks["current"].columns], one_hot)
+    # "2 bars ago" of row i is the event 32 steps before event i + 1.
+    np.testing.assert_array_equal(inputs[31:, blocks["2 bars ago"].columns], one_hot[:len(TEST_MELODY) - 31])
+    key = KeyEncoder(48, 84)
+    key_blocks = {block.name: block for block in key.feature_blocks()}
+    key_inputs = key.inputs(TEST_MELODY)
+    np.testing.assert_array_equal(key_inputs[:, key_blocks["sounding"].start],
+                                  1 - key_inputs[:, key_blocks["silence"].start])
+    np.testing.assert_array_equal(key_inputs[:, key_blocks["bar start"].start],
+                                  (np.arange(len(TEST_MELODY)) + 1) % 16 == 0)
+
+
+@pytest.mark.parametrize("name", sorted(described_encoders()))
+def test_class_names_decode_consistently_with_class_index_to_event(name):
+    encoder = described_encoders()[name]
+    names = encoder.class_names()
+    assert len(names) == encoder.num_classes and len(set(names)) == len(names)
+    history = list(CUSTOM_RANGE_MELODY if encoder.min_note == 24 else TEST_MELODY)
+    history = [event if event < 0 or encoder.min_note <= event < encoder.max_note else NO for event in history]
+    distances = list(getattr(encoder, "lookback_distances", ()))
+    repeat_names = [name for name in names if name.startswith("repeat ")]
+    assert len(repeat_names) == len(distances)
+    for index, class_name in enumerate(names):
+        event = encoder.class_index_to_event(index, history)
+        if class_name.startswith("repeat "):
+            distance = distances[repeat_names.index(class_name)]
+            assert event == history[len(history) - distance], class_name
+        else:
+            assert event_name(event) == class_name, (index, event, class_name)
+
+
+def test_class_names_of_the_spec_class_orders():
+    assert OneHotEncoder(MelodyOneHotEncoding(48, 84)).class_names()[:3] == ["no event", "note off", "C3"]
+    assert LookbackEncoder(MelodyOneHotEncoding(48, 84)).class_names()[38:] == [
+        "repeat 1 bar ago", "repeat 2 bars ago"]
+    key = KeyEncoder(48, 84).class_names()
+    assert key[:2] == ["C3", "C#3"] and key[35:] == [
+        "B5", "no event", "note off", "repeat 1 bar ago", "repeat 2 bars ago"]
+    assert MelodyOneHotEncoding(0, 128).class_names()[-1] == "G9"

@@ -7,10 +7,10 @@ import pytest
 
 from melodylib.bundles.bundle import save_bundle
 from melodylib.cli.main import main
+from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.encoding.configs import get_config
 from melodylib.evaluation.metrics import baseline_rows, evaluate_model, format_table
 from melodylib.models.melody_rnn import build_model
-from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.tfrecords import write_records
 
 CONFIG = get_config("basic_rnn", "rnn_layer_sizes=[8],batch_size=4")
@@ -97,8 +97,9 @@ def test_the_course_verdict_compares_each_model_with_its_own_four_gram_and_plots
     import matplotlib
 
     matplotlib.use("Agg")
+    from melodylib.course.comparison import CourseComparison, course_verdict
     from melodylib.course.display import plot_statistic_densities
-    from melodylib.evaluation.metrics import CourseComparison, EvaluationRow, course_verdict
+    from melodylib.evaluation.metrics import EvaluationRow
     from melodylib.evaluation.music_statistics import compare_statistics
 
     real = [[60, -2, 62, -2, 64, -2, 65, -2] * 4, [67, -2, 65, -2, 64, -2, 62, -2] * 4, [60, 62, 64, 65] * 8]

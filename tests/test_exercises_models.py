@@ -199,7 +199,7 @@ def test_attention_peak_accepts_every_tied_step(capsys):
 
 
 def test_attention_peak_works_on_real_model_weights(capsys):
-    from melodylib.models.melody_rnn import attention_weights
+    from melodylib.models.attention_cell import attention_weights
 
     config = get_config("attention_rnn", "rnn_layer_sizes=[8]")
     events = ([60, -2, 62, -2, 64, -2, 65, -2] * 8)[:50]

@@ -11,7 +11,8 @@ import pretty_midi
 import pytest
 
 from melodylib.cli import main as cli
-from melodylib.bundles.bundle import load_bundle, save_bundle
+from melodylib.bundles.bundle import save_bundle
+from melodylib.bundles.reading import load_bundle
 from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
 from melodylib.generation.generator import (

@@ -19,11 +19,6 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from melodylib.cli import main as cli  # noqa: E402
-from melodylib.bundles.bundle import load_bundle  # noqa: E402
-from melodylib.encoding.configs import CONFIG_NAMES, get_config  # noqa: E402
-from melodylib.errors import MelodylibError  # noqa: E402
-from melodylib.generation.generator import MelodyGenerator, melody_log_likelihood  # noqa: E402
 from melodylib.bundles.magenta import (  # noqa: E402
     convert_bundle,
     find_magenta_checkpoint,
@@ -32,6 +27,11 @@ from melodylib.bundles.magenta import (  # noqa: E402
     load_magenta_checkpoint,
     read_generator_bundle,
 )
+from melodylib.bundles.reading import load_bundle  # noqa: E402
+from melodylib.cli import main as cli  # noqa: E402
+from melodylib.encoding.configs import CONFIG_NAMES, get_config  # noqa: E402
+from melodylib.errors import MelodylibError  # noqa: E402
+from melodylib.generation.generator import MelodyGenerator, melody_log_likelihood  # noqa: E402
 from melodylib.models.melody_rnn import build_model  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "magenta"
@@ -473,7 +473,7 @@ def test_the_command_line_reports_a_bad_bundle_without_a_traceback(tmp_path, cap
 
 
 def test_the_convert_bundle_command_writes_our_bundle(tmp_path, capsys):
-    from melodylib.bundles.bundle import load_bundle
+    from melodylib.bundles.reading import load_bundle
     from melodylib.cli.main import main
 
     output = tmp_path / "lookback.bundle"

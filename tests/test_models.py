@@ -1,4 +1,4 @@
-"""Tests for melodylib.models.melody_rnn: sizes, dropout, the attention cell, the step model, saving."""
+"""Tests for melodylib.models: sizes, dropout, the attention cell, the step model, saving."""
 
 from __future__ import annotations
 
@@ -11,18 +11,11 @@ import pytest
 
 from melodylib.encoding.configs import CONFIG_NAMES, get_config
 from melodylib.errors import MelodylibError
-from melodylib.models.melody_rnn import (
-    AttentionCell,
-    AttentionRNN,
-    LeanLSTM,
-    StepModel,
-    build_model,
-    build_step_model,
-    count_parameters,
-    gather_state,
-    magenta_parameter_count,
-    tile_state,
-)
+from melodylib.models.attention_cell import AttentionCell
+from melodylib.models.lean.attention_rnn import AttentionRNN
+from melodylib.models.lean.lean_lstm import LeanLSTM
+from melodylib.models.melody_rnn import build_model, count_parameters, magenta_parameter_count
+from melodylib.models.step import StepModel, build_step_model, gather_state, tile_state
 
 
 def make_config(name: str, rnn_layer_sizes=None, attn_length=None, dropout_keep_prob=0.5):
@@ -451,7 +444,7 @@ def test_save_and_load_round_trip(tmp_path, name):
 
 
 def test_attention_weights_are_a_distribution_per_step_and_follow_the_model():
-    from melodylib.models.melody_rnn import attention_weights
+    from melodylib.models.attention_cell import attention_weights
 
     config = get_config("attention_rnn", "rnn_layer_sizes=[8,6],attn_length=5")
     model = build_model(config)

@@ -170,9 +170,11 @@ def test_midi_longer_than_pretty_midis_tick_limit_reads_as_note_seq_does(monkeyp
 
 
 def test_midi_reads_through_pretty_midis_public_constructor_if_its_internals_change(monkeypatch):
-    import melodylib.music.readers as readers
+    import melodylib.music.readers.midi as midi_reader
 
-    monkeypatch.setattr(readers, "PRETTY_MIDI_INTERNALS", readers.PRETTY_MIDI_INTERNALS + ("_not_there",))
+    monkeypatch.setattr(
+        midi_reader, "PRETTY_MIDI_INTERNALS", midi_reader.PRETTY_MIDI_INTERNALS + ("_not_there",)
+    )
     assert our_reading(fixtures.many_tempo_changes()) == pretty_midi_reading(fixtures.many_tempo_changes())
     with pytest.raises(UnreadableFileError) as caught:  # pretty_midi's own MAX_TICK applies then
         midi_to_note_sequence(fixtures.long_file(12_000_000))
@@ -518,14 +520,17 @@ def test_convert_directory_unwritable_output_is_named(tmp_path):
 
 
 def test_reader_worker_code_does_not_import_tensorflow(tmp_path):
+    # A worker imports the library of the format it reads: MIDI alone does not load music21.
     root = tmp_path / "folder"
     write(root, "song.mid", fixtures.good_midi())
     write(root, "tunes.abc", TUNEBOOK)
     code = (
-        "import sys; from melodylib.music.readers import _Task, _run_task, split_abc_tunes; "
-        f"out = _run_task(_Task({str(root / 'song.mid')!r}, {str(root)!r})); assert len(out.payloads) == 1; "
+        "import sys; from melodylib.music.readers.tasks import ReadingTask, run_task; "
+        "from melodylib.music.readers import split_abc_tunes; "
+        f"out = run_task(ReadingTask({str(root / 'song.mid')!r}, {str(root)!r})); assert len(out.payloads) == 1; "
+        "assert 'music21' not in sys.modules, 'music21 was imported for a MIDI file'; "
         f"tunes = tuple(split_abc_tunes(open({str(root / 'tunes.abc')!r}).read())); "
-        f"out = _run_task(_Task({str(root / 'tunes.abc')!r}, {str(root)!r}, tunes)); assert len(out.payloads) == 2; "
+        f"out = run_task(ReadingTask({str(root / 'tunes.abc')!r}, {str(root)!r}, tunes)); assert len(out.payloads) == 2; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""Tests for melodylib.training.loop (issue 4): loss and metrics, optimiser, checkpoints and resuming,
+"""Tests for melodylib.training (issue 4): loss and metrics, optimiser, checkpoints and resuming,
 a SIGKILLed run, warm start, divergence, MirroredStrategy and clear errors for bad input."""
 
 from __future__ import annotations
@@ -18,22 +18,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from melodylib.cli import main as cli
 from melodylib.bundles.bundle import save_bundle
+from melodylib.bundles.sources import load_trained_model
+from melodylib.cli import main as cli
+from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
 from melodylib.models.melody_rnn import build_model
-from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.tfrecords import write_records
-from melodylib.training.loop import (
-    MetricSums,
-    TrainingDivergedError,
-    batch_metric_sums,
-    load_trained_model,
-    make_optimizer,
-    remove_partial_checkpoints,
-    train,
-)
+from melodylib.training.checkpoints import TrainingDivergedError, remove_partial_checkpoints
+from melodylib.training.loop import train
+from melodylib.training.metrics import MetricSums, batch_metric_sums
+from melodylib.training.step import make_optimizer
 
 TINY = "batch_size=4,rnn_layer_sizes=[8,8]"
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -346,10 +342,10 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(trained_ru
 
 
 def test_weights_that_became_nan_are_never_saved(trained_run, data, tmp_path, monkeypatch):
-    import melodylib.training.loop as training
+    import melodylib.training.checkpoints as checkpoints
 
     run_dir = copy_run(trained_run, tmp_path)
-    monkeypatch.setattr(training, "_all_finite", lambda variables: False)  # as if the last update overflowed
+    monkeypatch.setattr(checkpoints, "all_finite", lambda variables: False)  # as if the last update overflowed
     with pytest.raises(TrainingDivergedError, match="the weights became NaN or infinite .* at step 3.*ckpt-2"):
         train(tiny_config(), str(data), run_dir, num_training_steps=10, save_checkpoint_secs=0, log=quiet)
     assert checkpoint_prefixes(run_dir) == ["ckpt-1", "ckpt-2"]

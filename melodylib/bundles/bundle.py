@@ -2,8 +2,8 @@
 
 Our bundle is a zip file holding `bundle.json` (config name, encoder settings, hparams,
 description, and what data and how many steps it was trained on) and `weights.npz` (every
-model variable by its Keras path). `load_bundle` also reads Magenta's `.mag` files (see
-`melodylib.bundles.magenta`).
+model variable by its Keras path). This module writes and reads that zip; to read any bundle
+file, ours or Magenta's `.mag`, use `melodylib.bundles.reading.load_bundle`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from melodylib.atomic import atomic_path
 from melodylib.encoding.configs import MelodyRnnConfig, config_from_dict, config_to_dict
 from melodylib.errors import MelodylibError
+from melodylib.version import __version__
 
 BUNDLE_FORMAT = "melodylib-bundle"
 BUNDLE_VERSION = 1
@@ -72,8 +73,14 @@ class Bundle:
 
         Only the name may differ (a config built with --melody_encoder_decoder can equal a default one).
         """
+
         def settings(candidate: MelodyRnnConfig) -> tuple:
-            return (candidate.encoder, candidate.min_note, candidate.max_note, candidate.transpose_to_key)
+            return (
+                candidate.encoder,
+                candidate.min_note,
+                candidate.max_note,
+                candidate.transpose_to_key,
+            )
 
         if settings(config) != settings(self.config):
             raise MelodylibError(
@@ -95,8 +102,6 @@ def save_bundle(
     `training` is free-form provenance (e.g. training_steps, run_dir, data set); it is stored
     as JSON, so its values must be JSON-serialisable.
     """
-    from melodylib import __version__
-
     model_input_size = int(model.inputs[0].shape[-1]) if getattr(model, "inputs", None) else None
     if model_input_size is not None and model_input_size != config.encoder.input_size:
         raise MelodylibError(
@@ -116,37 +121,22 @@ def save_bundle(
     try:
         metadata_text = json.dumps(metadata, indent=2, sort_keys=True)
     except TypeError as error:
-        raise MelodylibError(f"cannot save bundle {path}: the training information is not JSON ({error})") from None
+        raise MelodylibError(
+            f"cannot save bundle {path}: the training information is not JSON ({error})"
+        ) from None
     buffer = io.BytesIO()
     np.savez(buffer, **weights)
     path = Path(path)
-    with atomic_path(path) as temporary:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(METADATA_NAME, metadata_text)
-            archive.writestr(WEIGHTS_NAME, buffer.getvalue())
+    with (
+        atomic_path(path) as temporary,
+        zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        archive.writestr(METADATA_NAME, metadata_text)
+        archive.writestr(WEIGHTS_NAME, buffer.getvalue())
     return path
 
 
-def load_bundle(path: str | os.PathLike) -> Bundle:
-    """Read a bundle: ours (a zip) or Magenta's `.mag` (a GeneratorBundle protobuf)."""
-    path = Path(path)
-    if not path.exists():
-        raise MelodylibError(f"--bundle_file {path}: no such file")
-    if not path.is_file():
-        raise MelodylibError(f"--bundle_file {path}: not a file")
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4)
-    except OSError as error:
-        raise MelodylibError(f"--bundle_file {path}: cannot read it ({error.strerror or error})") from None
-    if head.startswith(b"PK"):
-        return _load_our_bundle(path)
-    from melodylib.bundles import magenta as magenta_import
-
-    return magenta_import.load_magenta_bundle(path)
-
-
-def _load_our_bundle(path: Path) -> Bundle:
+def read_bundle_zip(path: Path) -> Bundle:
     """Read our zip bundle, with a MelodylibError naming the file for anything that is not one."""
     damaged = "the file may be truncated or damaged, copy or save it again"
     try:
@@ -163,8 +153,18 @@ def _load_our_bundle(path: Path) -> Bundle:
                 weights = {name: arrays[name] for name in arrays.files}
     except MelodylibError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError, EOFError, zlib.error) as error:
-        raise MelodylibError(f"{path}: not a readable melodylib bundle ({error}); {damaged}") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        KeyError,
+        ValueError,
+        OSError,
+        EOFError,
+        zlib.error,
+    ) as error:
+        raise MelodylibError(
+            f"{path}: not a readable melodylib bundle ({error}); {damaged}"
+        ) from None
     try:
         config = config_from_dict(metadata["config"])
     except (MelodylibError, KeyError, TypeError) as error:

@@ -44,7 +44,7 @@ def run_demo(
     import matplotlib
 
     matplotlib.use("Agg")
-    from melodylib.bundles.bundle import load_bundle
+    from melodylib.bundles.reading import load_bundle
     from melodylib.course.display import plot_piano_rolls, write_wav
     from melodylib.generation.generator import MelodyGenerator, parse_primer_melody, write_melodies
     from melodylib.music.notesequence import NoteSequence

@@ -74,7 +74,7 @@ def check_corpus() -> Check:
 
 
 def check_bundles() -> Check:
-    from melodylib.bundles.bundle import load_bundle
+    from melodylib.bundles.reading import load_bundle
     from melodylib.course.shipped import shipped_bundles
 
     bundles = shipped_bundles()
@@ -107,7 +107,8 @@ def check_training_step() -> Check:
 
     from melodylib.encoding.configs import get_config
     from melodylib.models.melody_rnn import build_model
-    from melodylib.training.loop import batch_metric_sums, make_optimizer
+    from melodylib.training.metrics import batch_metric_sums
+    from melodylib.training.step import make_optimizer
 
     config = get_config("basic_rnn")
     model = build_model(config)

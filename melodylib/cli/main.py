@@ -107,26 +107,10 @@ def config_from_flags(flags: argparse.Namespace, required: bool = True):
 
 
 def model_from_flags(flags: argparse.Namespace, config):
-    """The model named by --bundle_file or --run_dir/--checkpoint_file: (model, config, a name for it).
+    """The model named by --bundle_file or --run_dir/--checkpoint_file: (model, config, a name for it)."""
+    from melodylib.bundles.sources import load_model
 
-    A bundle brings its own config (--config, if given, must agree); a run_dir or checkpoint is
-    ours or Magenta's.
-    """
-    if flags.bundle_file and (flags.run_dir or flags.checkpoint_file):
-        raise MelodylibError("give either --bundle_file or --run_dir/--checkpoint_file, not both")
-    if flags.bundle_file:
-        from melodylib.bundles.bundle import load_bundle
-
-        bundle = load_bundle(flags.bundle_file)
-        if config is not None:
-            bundle.check_compatible(config)
-        return bundle.build_model(), bundle.config, f"{bundle.config.name} ({flags.bundle_file})"
-    if flags.run_dir or flags.checkpoint_file:
-        from melodylib.training.loop import load_trained_model
-
-        model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
-        return model, config, f"{config.name} (step {step})"
-    raise MelodylibError("give --bundle_file, --run_dir or --checkpoint_file")
+    return load_model(flags.bundle_file, flags.run_dir, flags.checkpoint_file, config)
 
 
 # --- convert -------------------------------------------------------------------------------------
@@ -299,9 +283,11 @@ def add_train(subparsers) -> None:
 def run_train(flags: argparse.Namespace) -> int:
     config = config_from_flags(flags)
     if flags.eval:
-        from melodylib.evaluation.metrics import evaluate_run_dir
+        from melodylib.bundles.sources import load_model
+        from melodylib.evaluation.metrics import evaluate_model
 
-        metrics = evaluate_run_dir(flags.run_dir, config, flags.sequence_example_file, flags.num_eval_examples)
+        model, config, _ = load_model(run_dir=flags.run_dir, config=config)
+        metrics = evaluate_model(model, flags.sequence_example_file, config, flags.num_eval_examples)
         print("Eval: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
         return 0
     from melodylib.training.loop import train
@@ -376,7 +362,7 @@ def run_generate(flags: argparse.Namespace) -> int:
         if not flags.bundle_file:
             raise MelodylibError("--save_generator_bundle needs --bundle_file, the bundle to write")
         from melodylib.bundles.bundle import save_bundle
-        from melodylib.training.loop import load_trained_model
+        from melodylib.bundles.sources import load_trained_model
 
         model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
         path = save_bundle(flags.bundle_file, model, config, flags.bundle_description or "",

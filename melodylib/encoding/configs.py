@@ -88,12 +88,16 @@ class HParams:
             return parse_hparams(overrides, self)
         if isinstance(overrides, dict):
             return _override(self, overrides, source="hparams")
-        raise MelodylibError(f"hparams overrides must be text or a dict, got {type(overrides).__name__}")
+        raise MelodylibError(
+            f"hparams overrides must be text or a dict, got {type(overrides).__name__}"
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready {name: value}."""
-        return {name: (list(value) if isinstance(value, list) else value)
-                for name, value in dataclasses.asdict(self).items()}
+        return {
+            name: (list(value) if isinstance(value, list) else value)
+            for name, value in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, values: dict, base: "HParams | None" = None) -> "HParams":
@@ -113,15 +117,19 @@ _INT_NAMES = ("batch_size", "attn_length")
 _FLOAT_NAMES = ("dropout_keep_prob", "clip_norm", "learning_rate")
 _BOOL_NAMES = ("residual_connections", "use_cudnn")
 _LIST_NAMES = ("rnn_layer_sizes",)
-_EXPECTED = {**{name: "a whole number" for name in _INT_NAMES},
-             **{name: "a number" for name in _FLOAT_NAMES},
-             **{name: "true or false" for name in _BOOL_NAMES},
-             **{name: "a list of whole numbers such as [64,64]" for name in _LIST_NAMES}}
+_EXPECTED = {
+    **{name: "a whole number" for name in _INT_NAMES},
+    **{name: "a number" for name in _FLOAT_NAMES},
+    **{name: "true or false" for name in _BOOL_NAMES},
+    **{name: "a list of whole numbers such as [64,64]" for name in _LIST_NAMES},
+}
 
 
 def _bad_value(name: str, value: Any) -> MelodylibError:
-    return MelodylibError(f"hparam {name}={value!r} is invalid: expected {_EXPECTED[name]} "
-                          f"(e.g. --hparams=\"{HPARAMS_EXAMPLE}\")")
+    return MelodylibError(
+        f"hparam {name}={value!r} is invalid: expected {_EXPECTED[name]} "
+        f'(e.g. --hparams="{HPARAMS_EXAMPLE}")'
+    )
 
 
 def _is_whole_number(value: Any) -> bool:
@@ -137,7 +145,11 @@ def _coerce(name: str, value: Any) -> Any:
             raise _bad_value(name, value)
         return int(value)
     if name in _FLOAT_NAMES:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not math.isfinite(value)
+        ):
             raise _bad_value(name, value)
         return float(value)
     if name in _BOOL_NAMES:
@@ -184,7 +196,9 @@ def _parse_value(name: str, text: str) -> Any:
 
 def _check_ranges(hparams: HParams) -> None:
     def fail(name: str, rule: str) -> MelodylibError:
-        return MelodylibError(f"hparam {name}={_format_value(getattr(hparams, name))} is out of range: {rule}")
+        return MelodylibError(
+            f"hparam {name}={_format_value(getattr(hparams, name))} is out of range: {rule}"
+        )
 
     if hparams.batch_size < 1:
         raise fail("batch_size", "it must be >= 1")
@@ -193,7 +207,10 @@ def _check_ranges(hparams: HParams) -> None:
     if any(size < 1 for size in hparams.rnn_layer_sizes):
         raise fail("rnn_layer_sizes", "every layer size must be >= 1")
     if not 0.0 < hparams.dropout_keep_prob <= 1.0:
-        raise fail("dropout_keep_prob", "it is the probability of keeping a unit: 0 < dropout_keep_prob <= 1")
+        raise fail(
+            "dropout_keep_prob",
+            "it is the probability of keeping a unit: 0 < dropout_keep_prob <= 1",
+        )
     if hparams.attn_length < 0:
         raise fail("attn_length", "it must be >= 0 (0 means no attention)")
     if hparams.clip_norm <= 0:
@@ -242,7 +259,9 @@ def _unknown_name(name: str, source: str) -> MelodylibError:
     valid = HParams.names()
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
-    return MelodylibError(f"unknown hparam {name!r} in {source}.{hint} Valid names: {', '.join(valid)}")
+    return MelodylibError(
+        f"unknown hparam {name!r} in {source}.{hint} Valid names: {', '.join(valid)}"
+    )
 
 
 def _override(base: HParams, values: dict, source: str) -> HParams:
@@ -265,13 +284,16 @@ def parse_hparams(text: str | None, base: HParams) -> HParams:
     if text is None:
         return base.copy()
     if not isinstance(text, str):
-        raise MelodylibError(f"--hparams must be text such as {HPARAMS_EXAMPLE!r}, got {type(text).__name__}")
+        raise MelodylibError(
+            f"--hparams must be text such as {HPARAMS_EXAMPLE!r}, got {type(text).__name__}"
+        )
     for character in text:
         if character in TYPOGRAPHIC_QUOTES:
             raise MelodylibError(
                 f"--hparams {text!r} contains the typographic quote {character!r} (word processors and web "
-                f"pages replace \" with these). Type plain ASCII quotes or none, e.g. "
-                f"--hparams=\"{HPARAMS_EXAMPLE}\"")
+                f'pages replace " with these). Type plain ASCII quotes or none, e.g. '
+                f'--hparams="{HPARAMS_EXAMPLE}"'
+            )
     stripped = _strip_quotes(text.strip())
     if not stripped:
         return base.copy()
@@ -283,12 +305,15 @@ def parse_hparams(text: str | None, base: HParams) -> HParams:
         if "=" not in item:
             raise MelodylibError(
                 f"--hparams item {item!r} is not name=value; write lists in brackets, e.g. "
-                f"--hparams=\"{HPARAMS_EXAMPLE}\"")
+                f'--hparams="{HPARAMS_EXAMPLE}"'
+            )
         name, value = (part.strip() for part in item.split("=", 1))
         if name not in HParams.names():
             raise _unknown_name(name, f"--hparams {text!r}")
         if name in values:
-            raise MelodylibError(f"hparam {name} is given twice in --hparams {text!r}; give it once")
+            raise MelodylibError(
+                f"hparam {name} is given twice in --hparams {text!r}; give it once"
+            )
         values[name] = value
     return _override(base, values, source=f"--hparams {text!r}")
 
@@ -320,28 +345,42 @@ class MelodyRnnConfig:
         if self.min_note < 0:
             raise MelodylibError(f"config {self.name}: min_note must be >= 0, got {self.min_note}")
         if self.max_note > 128:
-            raise MelodylibError(f"config {self.name}: max_note must be <= 128 (exclusive), got {self.max_note}")
+            raise MelodylibError(
+                f"config {self.name}: max_note must be <= 128 (exclusive), got {self.max_note}"
+            )
         if self.max_note - self.min_note < 12:
             raise MelodylibError(
                 f"config {self.name}: the range {self.min_note}..{self.max_note} (max exclusive) must span at "
-                f"least 12 pitches (an octave) so melodies can be transposed into it")
+                f"least 12 pitches (an octave) so melodies can be transposed into it"
+            )
         if self.transpose_to_key is not None and (
-                isinstance(self.transpose_to_key, bool) or self.transpose_to_key not in range(12)):
+            isinstance(self.transpose_to_key, bool) or self.transpose_to_key not in range(12)
+        ):
             raise MelodylibError(
                 f"config {self.name}: transpose_to_key must be None (no transposition) or a key 0..11 "
-                f"(0 = C), got {self.transpose_to_key!r}")
+                f"(0 = C), got {self.transpose_to_key!r}"
+            )
         if self.steps_per_quarter < 1:
-            raise MelodylibError(f"config {self.name}: steps_per_quarter must be >= 1, got {self.steps_per_quarter}")
+            raise MelodylibError(
+                f"config {self.name}: steps_per_quarter must be >= 1, got {self.steps_per_quarter}"
+            )
         if not isinstance(self.hparams, HParams):
-            raise MelodylibError(f"config {self.name}: hparams must be an HParams, got {type(self.hparams).__name__}")
+            raise MelodylibError(
+                f"config {self.name}: hparams must be an HParams, got {type(self.hparams).__name__}"
+            )
         if not isinstance(self.encoder, EventSequenceEncoder):
             raise MelodylibError(
-                f"config {self.name}: encoder must be an EventSequenceEncoder, got {type(self.encoder).__name__}")
-        encoder_range = (getattr(self.encoder, "min_note", None), getattr(self.encoder, "max_note", None))
+                f"config {self.name}: encoder must be an EventSequenceEncoder, got {type(self.encoder).__name__}"
+            )
+        encoder_range = (
+            getattr(self.encoder, "min_note", None),
+            getattr(self.encoder, "max_note", None),
+        )
         if None not in encoder_range and encoder_range != (self.min_note, self.max_note):
             raise MelodylibError(
                 f"config {self.name}: the encoder covers {encoder_range[0]}..{encoder_range[1]} but the config "
-                f"squashes melodies into {self.min_note}..{self.max_note}; use the same range for both")
+                f"squashes melodies into {self.min_note}..{self.max_note}; use the same range for both"
+            )
 
     @property
     def no_event_label(self) -> int:
@@ -379,10 +418,20 @@ def config_to_dict(config: MelodyRnnConfig) -> dict:
 
 def config_from_dict(values: dict) -> MelodyRnnConfig:
     """Rebuild a config stored with `MelodyRnnConfig.to_dict()`."""
-    required = ("name", "description", "encoder", "min_note", "max_note", "transpose_to_key", "hparams")
+    required = (
+        "name",
+        "description",
+        "encoder",
+        "min_note",
+        "max_note",
+        "transpose_to_key",
+        "hparams",
+    )
     missing = [key for key in required if key not in values]
     if missing:
-        raise MelodylibError(f"stored config is missing {', '.join(missing)}; it was not written by to_dict()")
+        raise MelodylibError(
+            f"stored config is missing {', '.join(missing)}; it was not written by to_dict()"
+        )
     return MelodyRnnConfig(
         name=values["name"],
         description=values["description"],
@@ -400,34 +449,56 @@ def _config_hparams(**values: Any) -> HParams:
     return HParams(**values)
 
 
-_ONE_HOT_HPARAMS = dict(batch_size=128, rnn_layer_sizes=[128, 128], dropout_keep_prob=0.5, clip_norm=5.0,
-                        learning_rate=0.001)
+_ONE_HOT_HPARAMS = dict(
+    batch_size=128,
+    rnn_layer_sizes=[128, 128],
+    dropout_keep_prob=0.5,
+    clip_norm=5.0,
+    learning_rate=0.001,
+)
 
 
 def _default_config(name: str) -> MelodyRnnConfig:
     """A freshly built default config (nothing shared between calls)."""
     if name == "basic_rnn":
         return MelodyRnnConfig(
-            "basic_rnn", "Melody RNN with one-hot encoding.",
+            "basic_rnn",
+            "Melody RNN with one-hot encoding.",
             OneHotEncoder(MelodyOneHotEncoding(DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE)),
-            _config_hparams(**_ONE_HOT_HPARAMS))
+            _config_hparams(**_ONE_HOT_HPARAMS),
+        )
     if name == "mono_rnn":
         return MelodyRnnConfig(
-            "mono_rnn", "Monophonic RNN with one-hot encoding.",
+            "mono_rnn",
+            "Monophonic RNN with one-hot encoding.",
             OneHotEncoder(MelodyOneHotEncoding(0, 128)),
-            _config_hparams(**_ONE_HOT_HPARAMS), min_note=0, max_note=128, transpose_to_key=None)
+            _config_hparams(**_ONE_HOT_HPARAMS),
+            min_note=0,
+            max_note=128,
+            transpose_to_key=None,
+        )
     if name == "lookback_rnn":
         return MelodyRnnConfig(
-            "lookback_rnn", "Melody RNN with lookback encoding.",
+            "lookback_rnn",
+            "Melody RNN with lookback encoding.",
             LookbackEncoder(MelodyOneHotEncoding(DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE)),
-            _config_hparams(**_ONE_HOT_HPARAMS))
+            _config_hparams(**_ONE_HOT_HPARAMS),
+        )
     if name == "attention_rnn":
         # Despite its description, attention_rnn uses the key encoder, as in Magenta (§1.2).
         return MelodyRnnConfig(
-            "attention_rnn", "Melody RNN with lookback encoding and attention.",
+            "attention_rnn",
+            "Melody RNN with lookback encoding and attention.",
             KeyEncoder(DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE),
-            _config_hparams(batch_size=128, rnn_layer_sizes=[128, 128], dropout_keep_prob=0.5, attn_length=40,
-                            clip_norm=3.0, learning_rate=0.001))
+            _config_hparams(
+                batch_size=128,
+                rnn_layer_sizes=[128, 128],
+                dropout_keep_prob=0.5,
+                attn_length=40,
+                clip_norm=3.0,
+                learning_rate=0.001,
+            ),
+        )
     raise MelodylibError(f"unknown config {name!r}: choose one of {', '.join(CONFIG_NAMES)}")
 
 
@@ -439,8 +510,13 @@ def _apply_hparams(config: MelodyRnnConfig, hparams: str | dict | HParams | None
         config.hparams = config.hparams.with_overrides(hparams)
 
 
-def get_config(name: str, hparams: str | dict | HParams | None = None, *, generator_id: str | None = None,
-               description: str | None = None) -> MelodyRnnConfig:
+def get_config(
+    name: str,
+    hparams: str | dict | HParams | None = None,
+    *,
+    generator_id: str | None = None,
+    description: str | None = None,
+) -> MelodyRnnConfig:
     """A fresh copy of a default config with `--hparams` text / a dict applied (an HParams replaces them).
 
     `generator_id` / `description` override the config's details, like Magenta's --generator_id flags.
@@ -454,36 +530,57 @@ def get_config(name: str, hparams: str | dict | HParams | None = None, *, genera
     return config
 
 
-def config_from_encoder_name(encoder_name: str, hparams: str | dict | HParams | None = None,
-                             generator_id: str | None = None, description: str | None = None) -> MelodyRnnConfig:
+def config_from_encoder_name(
+    encoder_name: str,
+    hparams: str | dict | HParams | None = None,
+    generator_id: str | None = None,
+    description: str | None = None,
+) -> MelodyRnnConfig:
     """Magenta's `--melody_encoder_decoder` (§1.5): range 48..84, key 0, default encoder settings,
     base-default hparams merged with `hparams`."""
     if encoder_name == "onehot":
-        encoder: EventSequenceEncoder = OneHotEncoder(MelodyOneHotEncoding(DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE))
+        encoder: EventSequenceEncoder = OneHotEncoder(
+            MelodyOneHotEncoding(DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE)
+        )
     elif encoder_name == "lookback":
         encoder = LookbackEncoder(MelodyOneHotEncoding(DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE))
     elif encoder_name == "key":
         encoder = KeyEncoder(DEFAULT_MIN_NOTE, DEFAULT_MAX_NOTE)
     else:
         raise MelodylibError(
-            f"--melody_encoder_decoder {encoder_name!r} is unknown: choose one of {', '.join(ENCODER_KINDS)}")
+            f"--melody_encoder_decoder {encoder_name!r} is unknown: choose one of {', '.join(ENCODER_KINDS)}"
+        )
     # Magenta leaves the id empty when --generator_id is not given; we name the encoder instead.
     config = MelodyRnnConfig(
         generator_id or f"custom_{encoder_name}",
-        description or f"Melody RNN with the {encoder_name} encoder (from --melody_encoder_decoder).",
-        encoder, HParams())
+        description
+        or f"Melody RNN with the {encoder_name} encoder (from --melody_encoder_decoder).",
+        encoder,
+        HParams(),
+    )
     _apply_hparams(config, hparams)
     return config
 
 
-def config_from_flags(config: str | None = None, melody_encoder_decoder: str | None = None,
-                      hparams: str | dict | HParams | None = None, generator_id: str | None = None,
-                      generator_description: str | None = None) -> MelodyRnnConfig:
+def config_from_flags(
+    config: str | None = None,
+    melody_encoder_decoder: str | None = None,
+    hparams: str | dict | HParams | None = None,
+    generator_id: str | None = None,
+    generator_description: str | None = None,
+) -> MelodyRnnConfig:
     """§1.5: exactly one of --config or --melody_encoder_decoder, plus --hparams and the generator details."""
     if bool(config) == bool(melody_encoder_decoder):
         raise MelodylibError(
-            "give exactly one of --config (one of " + ", ".join(CONFIG_NAMES) + ") or --melody_encoder_decoder "
-            "(one of " + ", ".join(ENCODER_KINDS) + ")")
+            "give exactly one of --config (one of "
+            + ", ".join(CONFIG_NAMES)
+            + ") or --melody_encoder_decoder "
+            "(one of " + ", ".join(ENCODER_KINDS) + ")"
+        )
     if config:
-        return get_config(config, hparams, generator_id=generator_id, description=generator_description)
-    return config_from_encoder_name(melody_encoder_decoder, hparams, generator_id, generator_description)
+        return get_config(
+            config, hparams, generator_id=generator_id, description=generator_description
+        )
+    return config_from_encoder_name(
+        melody_encoder_decoder, hparams, generator_id, generator_description
+    )

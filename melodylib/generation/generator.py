@@ -210,21 +210,6 @@ def beam_search(
 
 
 # --- the model side --------------------------------------------------------------------------
-def _model_and_config(model_or_bundle: Any, config: MelodyRnnConfig | None) -> tuple[Any, MelodyRnnConfig]:
-    """Accept a Bundle, a path to a bundle, or a Keras model (with its config)."""
-    from melodylib.bundles.bundle import Bundle, load_bundle
-
-    if isinstance(model_or_bundle, (str, os.PathLike)):
-        model_or_bundle = load_bundle(model_or_bundle)
-    if isinstance(model_or_bundle, Bundle):
-        if config is not None:
-            model_or_bundle.check_compatible(config)
-        return model_or_bundle.build_model(), model_or_bundle.config
-    if config is None:
-        raise MelodylibError("pass the config the model was built from (config=get_config(...))")
-    return model_or_bundle, config
-
-
 @dataclass
 class _Rows:
     """The generation state of every row: RNN state, last logits (already / temperature) and next inputs."""
@@ -240,9 +225,10 @@ class MelodyGenerator:
     def __init__(self, model_or_bundle: Any, config: MelodyRnnConfig | None = None) -> None:
         from melodylib.generation.sampler import CompiledSampler, supports_compiled_sampling
         from melodylib.encoding.encoders import OneHotEncoder
-        from melodylib.models.melody_rnn import StepModel
+        from melodylib.bundles.sources import model_and_config
+        from melodylib.models.step import StepModel
 
-        self.model, self.config = _model_and_config(model_or_bundle, config)
+        self.model, self.config = model_and_config(model_or_bundle, config)
         if int(self.model.inputs[0].shape[-1]) != self.config.encoder.input_size:
             raise MelodylibError(
                 f"the model takes {int(self.model.inputs[0].shape[-1])} inputs per step but {self.config.name} "
@@ -424,7 +410,7 @@ def _whole(name: str, value: Any, minimum: int) -> int:
 
 
 def _select_rows(rows: _Rows, indices: np.ndarray) -> _Rows:
-    from melodylib.models.melody_rnn import gather_state
+    from melodylib.models.step import gather_state
 
     indices = np.asarray(indices, dtype=np.int64)
     return _Rows(

@@ -1,1 +1,1 @@
-"""The networks: build_model (stacked LSTMs, with attention for attention_rnn) and the step model."""
+"""The networks: build_model (stacked LSTMs, attention for attention_rnn) and the step model."""

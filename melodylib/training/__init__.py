@@ -1,1 +1,2 @@
-"""Training: the loop, its metrics, checkpoints and stop requests."""
+"""Training: the loop (`loop.train`) and its pieces: the step, metrics, batches, checkpoints,
+run config, summaries, stop signals and distribution strategies, one module each."""

@@ -6,10 +6,10 @@ every step: about 330 MB per 128-unit layer for a batch of 128 melodies of 511 s
 Magenta import and step-by-step generation are unchanged) with a hand-written backward pass for
 whole sequences: the forward loop keeps only c (h is the layer's output anyway), and the
 backward loop recomputes each step's gates from them. Measured on 2 CPU cores: about 40% less
-memory per layer (135 of 330 MB), 10 to 20% more time per layer. `build_model` uses it where that trade pays:
-beside attention_rnn's attention layer, which holds the most memory and takes most of the
-step time (there it saves about 150 MB at batch 128 for a few percent of time). Tests check its
-outputs and gradients against Keras' LSTM.
+memory per layer (135 of 330 MB), 10 to 20% more time per layer. `build_model` uses it where
+that trade pays: beside attention_rnn's attention layer, which holds the most memory and takes
+most of the step time (there it saves about 150 MB at batch 128 for a few percent of time).
+Tests check its outputs and gradients against Keras' LSTM.
 """
 
 from __future__ import annotations
@@ -43,16 +43,25 @@ def _forward(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> tupl
     zeros = tf.zeros([batch, units])
     hs = tf.TensorArray(tf.float32, size=steps, element_shape=[None, units])
     # Each c is read twice in the backward pass (as c and as the next step's c'), hence no clearing.
-    cs = tf.TensorArray(tf.float32, size=steps + 1, element_shape=[None, units], clear_after_read=False)
+    cs = tf.TensorArray(
+        tf.float32, size=steps + 1, element_shape=[None, units], clear_after_read=False
+    )
     cs = cs.write(0, zeros)
     _, _, _, hs, cs = tf.while_loop(
-        lambda t, *rest: t < steps, body, (tf.constant(0), zeros, zeros, hs, cs), maximum_iterations=steps,
+        lambda t, *rest: t < steps,
+        body,
+        (tf.constant(0), zeros, zeros, hs, cs),
+        maximum_iterations=steps,
     )
     return hs.stack(), cs
 
 
-def _backward(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any, hs: Any, cs: Any, d_hs: Any) -> list[Any]:
-    """The gradients of `_forward`'s h for (inputs, kernel, recurrent_kernel, bias), given d h [T, batch, u].
+def _backward(
+    inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any, hs: Any, cs: Any, d_hs: Any
+) -> list[Any]:
+    """The gradients of `_forward`'s h for (inputs, kernel, recurrent_kernel, bias).
+
+    `d_hs` [T, batch, u] is the gradient of h.
 
     Walks the steps backwards. Only d h and d c pass from step to step, through a few ops and
     one small matmul; each step's gates (recomputed from its input, the h before, which is the
@@ -69,7 +78,8 @@ def _backward(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any, hs: An
     def body(t, d_h, d_c, d_kernel, d_recurrent_kernel, d_bias, d_inputs):
         step_input, step_h_previous = inputs[t], h_previous[t]
         gate_i, gate_f, gate_c, gate_o = _activated(
-            tf.matmul(step_input, kernel) + tf.matmul(step_h_previous, recurrent_kernel) + bias)
+            tf.matmul(step_input, kernel) + tf.matmul(step_h_previous, recurrent_kernel) + bias
+        )
         tanh_c = tf.tanh(cs.read(t + 1))
         d_c_from_h = tf.raw_ops.TanhGrad(y=tanh_c, dy=gate_o)
         gate_derivatives = tf.concat(
@@ -96,10 +106,19 @@ def _backward(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any, hs: An
         )
 
     d_inputs = tf.TensorArray(tf.float32, size=steps, element_shape=[None, input_size])
-    start = (steps - 1, zeros, zeros, tf.zeros_like(kernel), tf.zeros_like(recurrent_kernel),
-             tf.zeros([4 * units]), d_inputs)
+    start = (
+        steps - 1,
+        zeros,
+        zeros,
+        tf.zeros_like(kernel),
+        tf.zeros_like(recurrent_kernel),
+        tf.zeros([4 * units]),
+        d_inputs,
+    )
     # Up to 32 steps in flight: the work off the d h / d c chain runs ahead on the other core.
-    results = tf.while_loop(lambda t, *rest: t >= 0, body, start, maximum_iterations=steps, parallel_iterations=32)
+    results = tf.while_loop(
+        lambda t, *rest: t >= 0, body, start, maximum_iterations=steps, parallel_iterations=32
+    )
     d_kernel, d_recurrent_kernel, d_bias, d_inputs = results[3:]
     return [d_inputs.stack(), d_kernel, d_recurrent_kernel, d_bias]
 
@@ -134,7 +153,7 @@ def _make_sequence_op():
 
 @keras.saving.register_keras_serializable(package="melodylib")
 class LeanLSTM(keras.layers.LSTM):
-    """`keras.layers.LSTM` with a lean training loop over whole sequences (see the module docstring).
+    """`keras.layers.LSTM` with a lean training loop over whole sequences (see the module doc).
 
     The lean loop runs when the layer maps whole sequences from the zero state with the
     standard activations and no dropout inside the layer (how every Melody RNN config uses it);
@@ -162,15 +181,22 @@ class LeanLSTM(keras.layers.LSTM):
             and cell.recurrent_activation is keras.activations.sigmoid
         )
 
-    def call(self, sequences: Any, initial_state: Any = None, mask: Any = None, training: bool = False) -> Any:
+    def call(
+        self, sequences: Any, initial_state: Any = None, mask: Any = None, training: bool = False
+    ) -> Any:
         """The outputs [batch, time, units] (or the plain LSTM's results outside the lean case)."""
         if not self._lean(initial_state, mask):
-            return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+            return super().call(
+                sequences, initial_state=initial_state, mask=mask, training=training
+            )
         import tensorflow as tf
 
         if self._sequence_op is None:
             self._sequence_op = _make_sequence_op()
         cell = self.cell
         time_major = tf.transpose(tf.convert_to_tensor(sequences, dtype=tf.float32), [1, 0, 2])
-        weights = [tf.convert_to_tensor(variable.value) for variable in (cell.kernel, cell.recurrent_kernel, cell.bias)]
+        weights = [
+            tf.convert_to_tensor(variable.value)
+            for variable in (cell.kernel, cell.recurrent_kernel, cell.bias)
+        ]
         return tf.transpose(self._sequence_op(time_major, *weights), [1, 0, 2])
