@@ -14,12 +14,21 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PACKAGES = ("melodylib", "numpy", "tensorflow", "tensorflow-cpu", "keras", "pretty_midi", "mido", "music21")
+DEFAULT_PACKAGES = (
+    "melodylib",
+    "numpy",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "pretty_midi",
+    "mido",
+    "music21",
+)
 
 
 def cpu_model() -> str:
@@ -52,17 +61,24 @@ def nproc() -> int:
         return os.cpu_count() or 1
 
 
-def machine_header(title: str, extra_versions: dict[str, str] | None = None, notes: Sequence[str] = ()) -> str:
+def machine_header(
+    title: str, extra_versions: dict[str, str] | None = None, notes: Sequence[str] = ()
+) -> str:
     """Markdown lines naming the date, CPU count and model, load, Python and package versions."""
     versions = package_versions()
     versions.update(extra_versions or {})
-    load = " / ".join(f"{value:.1f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    load = (
+        " / ".join(f"{value:.1f}" for value in os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else "n/a"
+    )
     lines = [
         f"### {title}",
         "",
         f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
         f"- machine: nproc {nproc()}, CPU {cpu_model()}, load average at start {load}",
-        f"- python {platform.python_version()}; " + ", ".join(f"{name} {value}" for name, value in versions.items()),
+        f"- python {platform.python_version()}; "
+        + ", ".join(f"{name} {value}" for name, value in versions.items()),
     ]
     lines.extend(f"- {note}" for note in notes)
     return "\n".join(lines)
@@ -83,10 +99,16 @@ def time_call(function: Callable[[], object]) -> tuple[float, object]:
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A GitHub Markdown table; numbers are printed as given (format them before)."""
     rows = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(str(header)), *(len(row[index]) for row in rows)) if rows else len(str(header))
-              for index, header in enumerate(headers)]
+    widths = [
+        max(len(str(header)), *(len(row[index]) for row in rows)) if rows else len(str(header))
+        for index, header in enumerate(headers)
+    ]
+
     def line(cells):
-        return "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(cells, widths)) + " |"
+        return (
+            "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(cells, widths)) + " |"
+        )
+
     separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     return "\n".join([line(headers), separator, *(line(row) for row in rows)])
 
@@ -108,7 +130,9 @@ def run_quiet(command: Sequence[str], **options) -> subprocess.CompletedProcess:
     """Run a command capturing its output; raise with its stderr if it fails."""
     completed = subprocess.run(list(command), capture_output=True, text=True, **options)
     if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}"
+        )
     return completed
 
 

@@ -24,15 +24,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subset", default="full", choices=["small", "full"])
     parser.add_argument("--num_generated", type=int, default=100)
-    parser.add_argument("--num_eval_examples", type=int, default=0, help="0 scores the whole eval split")
+    parser.add_argument(
+        "--num_eval_examples", type=int, default=0, help="0 scores the whole eval split"
+    )
     parser.add_argument("--output_json", default="")
     flags = parser.parse_args()
     started = time.perf_counter()
-    comparison = course_comparison(flags.subset, num_generated=flags.num_generated,
-                                   num_eval_examples=flags.num_eval_examples)
-    print(f"\nCourse evaluation, {datetime.date.today()}, {platform.machine()}, subset {flags.subset}\n")
+    comparison = course_comparison(
+        flags.subset, num_generated=flags.num_generated, num_eval_examples=flags.num_eval_examples
+    )
+    print(
+        f"\nCourse evaluation, {datetime.date.today()}, {platform.machine()}, subset {flags.subset}\n"
+    )
     print(format_table(comparison.rows))
-    print("\nMusic statistics: mean of generated melodies (overlapping area with the eval set's distribution)\n")
+    print(
+        "\nMusic statistics: mean of generated melodies (overlapping area with the eval set's distribution)\n"
+    )
     print(comparison.format_statistics())
     print(f"\n{time.perf_counter() - started:.0f} s")
     if flags.output_json:

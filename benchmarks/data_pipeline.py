@@ -54,10 +54,14 @@ from bench_common import (  # noqa: E402
 )
 
 REAL_MIDI_DIR = PROJECT_ROOT / "tests" / "data" / "magenta" / "real_midi"
-DEFAULT_NOTE_SEQ_PYTHON = os.environ.get("MELODYLIB_NOTE_SEQ_PYTHON", "/tmp/magenta-venv/bin/python")
+DEFAULT_NOTE_SEQ_PYTHON = os.environ.get(
+    "MELODYLIB_NOTE_SEQ_PYTHON", "/tmp/magenta-venv/bin/python"
+)
 DRIVER = Path(__file__).resolve().parent / "note_seq_driver.py"
 CONFIGS = ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn")
-SLOW_SECONDS = 10.0  # a note_seq run slower than this is repeated only once (its ratio is not close)
+SLOW_SECONDS = (
+    10.0  # a note_seq run slower than this is repeated only once (its ratio is not close)
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,7 +74,9 @@ def essen_abc_file() -> Path:
     spec = importlib.util.find_spec("music21")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("music21 is not installed in this environment")
-    return Path(list(spec.submodule_search_locations)[0]) / "corpus" / "essenFolksong" / "altdeu10.abc"
+    return (
+        Path(list(spec.submodule_search_locations)[0]) / "corpus" / "essenFolksong" / "altdeu10.abc"
+    )
 
 
 def prepare_midi(folder: Path, copies: int) -> list[Path]:
@@ -90,7 +96,9 @@ def prepare_abc(folder: Path, num_tunes: int) -> Path:
     """One ABC file holding the first `num_tunes` tunes of Essen's altdeu10.abc (313 tunes)."""
     folder.mkdir(parents=True)
     text = essen_abc_file().read_text(encoding="utf-8", errors="replace")
-    tunes = [part.rstrip() + "\n" for part in re.split(r"(?m)^(?=X:)", text) if part.startswith("X:")]
+    tunes = [
+        part.rstrip() + "\n" for part in re.split(r"(?m)^(?=X:)", text) if part.startswith("X:")
+    ]
     target = folder / "essen.abc"
     target.write_text("\n".join(tunes[:num_tunes]), encoding="utf-8")
     return target
@@ -103,24 +111,32 @@ class NoteSeqDriver:
     """The note_seq process: one JSON command per line in, one JSON answer per line out."""
 
     def __init__(self, python: str, log_path: Path) -> None:
-        self._log = open(log_path, "w")
+        self._log = open(log_path, "w")  # noqa: SIM115 (kept open for the driver's lifetime)
         self.process = subprocess.Popen(
-            [python, str(DRIVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            text=True, bufsize=1,
+            [python, str(DRIVER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            bufsize=1,
         )
         self.log_path = log_path
 
     def wait_ready(self) -> None:
         line = self.process.stdout.readline()
         if not line:
-            raise SystemExit(f"the note_seq driver did not start; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+            raise SystemExit(
+                f"the note_seq driver did not start; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
+            )
 
     def ask(self, op: str, **arguments) -> dict:
         self.process.stdin.write(json.dumps({"op": op, **arguments}) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            raise SystemExit(f"the note_seq driver died; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+            raise SystemExit(
+                f"the note_seq driver died; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
+            )
         answer = json.loads(line)
         if "error" in answer:
             raise SystemExit(f"note_seq driver, op {op}: {answer['error']}")
@@ -137,10 +153,19 @@ class NoteSeqDriver:
         self._log.close()
 
 
-def run_convert_child(input_dir: Path, output_file: Path, workers: int, preload_tensorflow: bool) -> dict:
+def run_convert_child(
+    input_dir: Path, output_file: Path, workers: int, preload_tensorflow: bool
+) -> dict:
     """Time one `convert_directory` call in a fresh process of this Python (see `child_convert`)."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--child-convert", str(input_dir), str(output_file),
-               str(workers), "1" if preload_tensorflow else "0"]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child-convert",
+        str(input_dir),
+        str(output_file),
+        str(workers),
+        "1" if preload_tensorflow else "0",
+    ]
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     completed = subprocess.run(command, capture_output=True, text=True, env=environment)
     if completed.returncode != 0:
@@ -169,17 +194,27 @@ def child_convert(input_dir: str, output_file: str, workers: str, preload_tensor
     loaded_before = "tensorflow" in sys.modules
     cpu_started = cpu_seconds_so_far()
     started = time.perf_counter()
-    summary = convert_directory(input_dir, output_file, num_workers=int(workers) or None, progress=False,
-                                report=lambda message: None)
+    summary = convert_directory(
+        input_dir,
+        output_file,
+        num_workers=int(workers) or None,
+        progress=False,
+        report=lambda message: None,
+    )
     seconds = time.perf_counter() - started
-    print(json.dumps({
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds_so_far() - cpu_started,  # the pool's workers are reaped by now
-        "sequences": summary.sequences_written,
-        "skipped": sum(summary.skipped.values()),
-        "imported_tensorflow": (not loaded_before) and "tensorflow" in sys.modules,
-        "tensorflow_import_seconds": tensorflow_seconds,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds_so_far()
+                - cpu_started,  # the pool's workers are reaped by now
+                "sequences": summary.sequences_written,
+                "skipped": sum(summary.skipped.values()),
+                "imported_tensorflow": (not loaded_before) and "tensorflow" in sys.modules,
+                "tensorflow_import_seconds": tensorflow_seconds,
+            }
+        )
+    )
 
 
 class Timings:
@@ -207,18 +242,32 @@ class Timings:
         """'note_seq / ours' on wall time, then on CPU time."""
         if not (self.has(slower) and self.has(faster)):
             return "-"
-        return (f"{ratio(median(self.wall[slower]), median(self.wall[faster]))} "
-                f"(CPU {ratio(median(self.cpu[slower]), median(self.cpu[faster]))})")
+        return (
+            f"{ratio(median(self.wall[slower]), median(self.wall[faster]))} "
+            f"(CPU {ratio(median(self.cpu[slower]), median(self.cpu[faster]))})"
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # 1. convert
 # --------------------------------------------------------------------------------------------
-CONVERT_VARIANTS = {"cold": (0, False), "loaded": (0, True), "serial": (1, True)}  # name: (workers, preload TF)
+CONVERT_VARIANTS = {
+    "cold": (0, False),
+    "loaded": (0, True),
+    "serial": (1, True),
+}  # name: (workers, preload TF)
 
 
-def bench_convert(kind: str, input_dir: Path, work_dir: Path, driver: NoteSeqDriver | None, repeats: int,
-                  note_seq_command: dict, num_inputs: int, variants: tuple[str, ...]) -> tuple[list, dict]:
+def bench_convert(
+    kind: str,
+    input_dir: Path,
+    work_dir: Path,
+    driver: NoteSeqDriver | None,
+    repeats: int,
+    note_seq_command: dict,
+    num_inputs: int,
+    variants: tuple[str, ...],
+) -> tuple[list, dict]:
     """Interleaved repeats of our convert variants and note_seq's reading; returns a table row and raw numbers."""
     timings = Timings()
     counts: dict[str, object] = {}
@@ -226,29 +275,36 @@ def bench_convert(kind: str, input_dir: Path, work_dir: Path, driver: NoteSeqDri
     slug = kind.split()[0]
     for repeat in range(repeats):
         order = list(variants) + (["note_seq"] if driver is not None else [])
-        order = order[repeat % len(order):] + order[: repeat % len(order)]  # rotate who goes first
+        order = order[repeat % len(order) :] + order[: repeat % len(order)]  # rotate who goes first
         for name in order:
             if name == "note_seq":
                 answer = driver.ask(**note_seq_command)
                 counts["note_seq"] = answer["sequences"]
             else:
                 workers, preload = CONVERT_VARIANTS[name]
-                answer = run_convert_child(input_dir, work_dir / f"{slug}_{name}.tfrecord", workers, preload)
+                answer = run_convert_child(
+                    input_dir, work_dir / f"{slug}_{name}.tfrecord", workers, preload
+                )
                 counts["ours"] = answer["sequences"]
                 if name == "cold":
                     counts["cold_imported_tensorflow"] = answer["imported_tensorflow"]
                 if answer["tensorflow_import_seconds"]:
                     tensorflow_imports.append(answer["tensorflow_import_seconds"])
             timings.add(name, answer["seconds"], answer["cpu_seconds"])
-            progress(f"  convert {kind} repeat {repeat + 1}/{repeats}: {name} {answer['seconds']:.2f} s "
-                     f"(CPU {answer['cpu_seconds']:.2f} s)")
+            progress(
+                f"  convert {kind} repeat {repeat + 1}/{repeats}: {name} {answer['seconds']:.2f} s "
+                f"(CPU {answer['cpu_seconds']:.2f} s)"
+            )
     row = [
         kind,
         num_inputs,
         f"{counts['ours']} / {counts.get('note_seq', '-')}",
-        timings.cell("cold", num_inputs), timings.cell("loaded", num_inputs), timings.cell("serial", num_inputs),
+        timings.cell("cold", num_inputs),
+        timings.cell("loaded", num_inputs),
+        timings.cell("serial", num_inputs),
         timings.cell("note_seq", num_inputs),
-        timings.speed_up("note_seq", "cold"), timings.speed_up("note_seq", "loaded"),
+        timings.speed_up("note_seq", "cold"),
+        timings.speed_up("note_seq", "loaded"),
         timings.speed_up("note_seq", "serial"),
     ]
     return row, {"counts": counts, "tensorflow_import_seconds": tensorflow_imports}
@@ -273,11 +329,18 @@ def our_loop(sequences, config, serialize: bool) -> tuple[int, int]:
     return melodies, steps
 
 
-def bench_create_dataset(sequences_file: Path, work_dir: Path, driver: NoteSeqDriver | None, configs, repeats: int,
-                         serialize_configs, end_to_end: bool) -> list[list]:
+def bench_create_dataset(
+    sequences_file: Path,
+    work_dir: Path,
+    driver: NoteSeqDriver | None,
+    configs,
+    repeats: int,
+    serialize_configs,
+    end_to_end: bool,
+) -> list[list]:
     """Per config (and '+ bytes' rows): (a), (b), (b1) and (c), repeats interleaved; returns table rows."""
-    from melodylib.encoding.configs import get_config
     from melodylib.data.datasets import create_dataset
+    from melodylib.encoding.configs import get_config
     from melodylib.music.notesequence import read_note_sequences
 
     sequences = list(read_note_sequences(sequences_file))
@@ -297,11 +360,20 @@ def bench_create_dataset(sequences_file: Path, work_dir: Path, driver: NoteSeqDr
             if end_to_end and not serialize:
                 for key, workers in (("b", None), ("b1", 1)):
                     cpu_started, started = cpu_seconds_so_far(), time.perf_counter()
-                    summary = create_dataset(sequences_file, config, work_dir / f"dataset_{name}_{key}",
-                                             progress=False, num_workers=workers)
-                    timings.add(key, time.perf_counter() - started, cpu_seconds_so_far() - cpu_started)
-                    counts[key] = (summary.training_melodies + summary.eval_melodies,
-                                   summary.training_steps + summary.eval_steps)
+                    summary = create_dataset(
+                        sequences_file,
+                        config,
+                        work_dir / f"dataset_{name}_{key}",
+                        progress=False,
+                        num_workers=workers,
+                    )
+                    timings.add(
+                        key, time.perf_counter() - started, cpu_seconds_so_far() - cpu_started
+                    )
+                    counts[key] = (
+                        summary.training_melodies + summary.eval_melodies,
+                        summary.training_steps + summary.eval_steps,
+                    )
                     measured.append(key)
             slow = timings.has("c") and timings.wall["c"][0] > SLOW_SECONDS
             if driver is not None and not slow:
@@ -309,35 +381,66 @@ def bench_create_dataset(sequences_file: Path, work_dir: Path, driver: NoteSeqDr
                 timings.add("c", answer["seconds"], answer["cpu_seconds"])
                 counts["c"] = (answer["melodies"], answer["steps"])
                 measured.append("c")
-            progress(f"  create_dataset {label} repeat {repeat + 1}/{repeats}: "
-                     + ", ".join(f"{key} {timings.wall[key][-1]:.2f} s" for key in measured))
+            progress(
+                f"  create_dataset {label} repeat {repeat + 1}/{repeats}: "
+                + ", ".join(f"{key} {timings.wall[key][-1]:.2f} s" for key in measured)
+            )
         melodies = counts["a"][0]
-        single = " (1 run)" if timings.has("c") and len(timings.wall["c"]) == 1 and repeats > 1 else ""
-        rows.append([
-            label,
-            f"{melodies} / {counts['c'][0] if 'c' in counts else '-'}",
-            f"{counts['a'][1]} / {counts['c'][1] if 'c' in counts else '-'}",
-            timings.cell("a", melodies), timings.cell("b", melodies), timings.cell("b1", melodies),
-            timings.cell("c", melodies, single),
-            timings.speed_up("c", "a"), timings.speed_up("c", "b"),
-        ])
+        single = (
+            " (1 run)" if timings.has("c") and len(timings.wall["c"]) == 1 and repeats > 1 else ""
+        )
+        rows.append(
+            [
+                label,
+                f"{melodies} / {counts['c'][0] if 'c' in counts else '-'}",
+                f"{counts['a'][1]} / {counts['c'][1] if 'c' in counts else '-'}",
+                timings.cell("a", melodies),
+                timings.cell("b", melodies),
+                timings.cell("b1", melodies),
+                timings.cell("c", melodies, single),
+                timings.speed_up("c", "a"),
+                timings.speed_up("c", "b"),
+            ]
+        )
     return rows
 
 
 # --------------------------------------------------------------------------------------------
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a short run: 32 MIDI files, 16 tunes, one repeat, no end-to-end create_dataset")
-    parser.add_argument("--repeats", type=int, default=None, help="repeats per measurement (default 3; quick 1)")
-    parser.add_argument("--midi-copies", type=int, default=None,
-                        help="copies of the 32 real MIDI test files (default 6 = 192 files; quick 1)")
-    parser.add_argument("--abc-tunes", type=int, default=None, help="Essen tunes for the ABC test (default 100; quick 16)")
-    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated configs for create_dataset")
-    parser.add_argument("--serialize-configs", default=None,
-                        help="configs to time again with SequenceExample serialisation (default basic_rnn; quick none)")
-    parser.add_argument("--note-seq-python", default=DEFAULT_NOTE_SEQ_PYTHON,
-                        help="Python of the Magenta/note_seq environment ('' to time our side only)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short run: 32 MIDI files, 16 tunes, one repeat, no end-to-end create_dataset",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="repeats per measurement (default 3; quick 1)"
+    )
+    parser.add_argument(
+        "--midi-copies",
+        type=int,
+        default=None,
+        help="copies of the 32 real MIDI test files (default 6 = 192 files; quick 1)",
+    )
+    parser.add_argument(
+        "--abc-tunes",
+        type=int,
+        default=None,
+        help="Essen tunes for the ABC test (default 100; quick 16)",
+    )
+    parser.add_argument(
+        "--configs", default=",".join(CONFIGS), help="comma-separated configs for create_dataset"
+    )
+    parser.add_argument(
+        "--serialize-configs",
+        default=None,
+        help="configs to time again with SequenceExample serialisation (default basic_rnn; quick none)",
+    )
+    parser.add_argument(
+        "--note-seq-python",
+        default=DEFAULT_NOTE_SEQ_PYTHON,
+        help="Python of the Magenta/note_seq environment ('' to time our side only)",
+    )
     parser.add_argument("--child-convert", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (1 if args.quick else 3)
@@ -360,8 +463,10 @@ def main(argv=None) -> None:
     try:
         if args.note_seq_python:
             if not Path(args.note_seq_python).exists():
-                raise SystemExit(f"--note-seq-python {args.note_seq_python} does not exist; set up the note_seq "
-                                 "environment (benchmarks/README.md) or pass --note-seq-python '' for our side only")
+                raise SystemExit(
+                    f"--note-seq-python {args.note_seq_python} does not exist; set up the note_seq "
+                    "environment (benchmarks/README.md) or pass --note-seq-python '' for our side only"
+                )
             progress("starting the note_seq driver (imports note_seq, Magenta and TensorFlow)...")
             driver = NoteSeqDriver(args.note_seq_python, work_dir / "note_seq_driver.log")
         # Load TensorFlow here (create_dataset writes with it) while the driver starts; nothing is timed yet.
@@ -381,14 +486,24 @@ def main(argv=None) -> None:
 
         progress("convert, MIDI...")
         midi_row, midi_raw = bench_convert(
-            "MIDI", midi_files[0].parent, work_dir, driver, args.repeats,
-            {"op": "convert_midi", "files": [str(path) for path in midi_files]}, len(midi_files),
+            "MIDI",
+            midi_files[0].parent,
+            work_dir,
+            driver,
+            args.repeats,
+            {"op": "convert_midi", "files": [str(path) for path in midi_files]},
+            len(midi_files),
             ("cold",) if args.quick else ("cold", "loaded", "serial"),
         )
         progress("convert, ABC...")
         abc_row, abc_raw = bench_convert(
-            "ABC (Essen)", abc_file.parent, work_dir, driver, max(1, min(args.repeats, 2)),
-            {"op": "convert_abc", "file": str(abc_file)}, args.abc_tunes,
+            "ABC (Essen)",
+            abc_file.parent,
+            work_dir,
+            driver,
+            max(1, min(args.repeats, 2)),
+            {"op": "convert_abc", "file": str(abc_file)},
+            args.abc_tunes,
             ("cold",) if args.quick else ("cold", "serial"),
         )
 
@@ -397,18 +512,32 @@ def main(argv=None) -> None:
         if driver is not None:
             loaded = driver.ask("load", files=[str(path) for path in midi_files])
             progress(f"  note_seq loaded {loaded['sequences']} sequences ({loaded['notes']} notes)")
-        dataset_rows = bench_create_dataset(sequences_file, work_dir, driver, configs, args.repeats,
-                                            serialize_configs, end_to_end=not args.quick)
+        dataset_rows = bench_create_dataset(
+            sequences_file,
+            work_dir,
+            driver,
+            configs,
+            args.repeats,
+            serialize_configs,
+            end_to_end=not args.quick,
+        )
 
-        tensorflow_imports = midi_raw["tensorflow_import_seconds"] + abc_raw["tensorflow_import_seconds"]
+        tensorflow_imports = (
+            midi_raw["tensorflow_import_seconds"] + abc_raw["tensorflow_import_seconds"]
+        )
         notes = [
             f"inputs: {len(midi_files)} MIDI files ({args.midi_copies} copies of the {len(midi_files) // args.midi_copies} "
             f"files in tests/data/magenta/real_midi), {args.abc_tunes} tunes of music21's essenFolksong/altdeu10.abc",
             f"medians of {args.repeats} interleaved repeats (ABC: {max(1, min(args.repeats, 2))}); "
             f"a note_seq run over {SLOW_SECONDS:.0f} s is done once",
             "importing TensorFlow in a fresh process took "
-            + (f"{median(tensorflow_imports):.1f} s (median of the convert children)" if tensorflow_imports
-               else f"{tensorflow_seconds:.1f} s (this process)" if not args.quick else "(not measured in --quick)"),
+            + (
+                f"{median(tensorflow_imports):.1f} s (median of the convert children)"
+                if tensorflow_imports
+                else f"{tensorflow_seconds:.1f} s (this process)"
+                if not args.quick
+                else "(not measured in --quick)"
+            ),
             f"'all cores, cold' imported TensorFlow inside the call: {midi_raw['counts'].get('cold_imported_tensorflow')}",
             "each cell: median wall time, median CPU time (user + system of the process and its worker "
             "processes), and inputs or melodies per wall-clock second",
@@ -416,22 +545,48 @@ def main(argv=None) -> None:
         ]
         print(machine_header("Data pipeline: melodylib vs note_seq", extra_versions, notes))
         print()
-        print("convert (rate = input files or tunes per second; speed-up = note_seq time / ours, wall and CPU):")
+        print(
+            "convert (rate = input files or tunes per second; speed-up = note_seq time / ours, wall and CPU):"
+        )
         print()
-        print(markdown_table(
-            ["input", "files / tunes", "sequences read ours / note_seq", "ours all cores, cold", "ours all cores, TF loaded",
-             "ours 1 worker", "note_seq serial", "speed-up cold", "speed-up TF loaded", "speed-up 1 worker"],
-            [midi_row, abc_row],
-        ))
+        print(
+            markdown_table(
+                [
+                    "input",
+                    "files / tunes",
+                    "sequences read ours / note_seq",
+                    "ours all cores, cold",
+                    "ours all cores, TF loaded",
+                    "ours 1 worker",
+                    "note_seq serial",
+                    "speed-up cold",
+                    "speed-up TF loaded",
+                    "speed-up 1 worker",
+                ],
+                [midi_row, abc_row],
+            )
+        )
         print()
-        print("create_dataset on the same NoteSequences (rate = melodies per second; speed-up = note_seq time / ours, wall and CPU):")
+        print(
+            "create_dataset on the same NoteSequences (rate = melodies per second; speed-up = note_seq time / ours, wall and CPU):"
+        )
         print()
-        print(markdown_table(
-            ["config", "melodies ours / note_seq", "steps ours / note_seq", "(a) ours loop, 1 process",
-             "(b) create_dataset, all cores", "(b1) create_dataset, 1 worker", "(c) note_seq loop",
-             "speed-up (a)", "speed-up (b)"],
-            dataset_rows,
-        ))
+        print(
+            markdown_table(
+                [
+                    "config",
+                    "melodies ours / note_seq",
+                    "steps ours / note_seq",
+                    "(a) ours loop, 1 process",
+                    "(b) create_dataset, all cores",
+                    "(b1) create_dataset, 1 worker",
+                    "(c) note_seq loop",
+                    "speed-up (a)",
+                    "speed-up (b)",
+                ],
+                dataset_rows,
+            )
+        )
     finally:
         if driver is not None:
             driver.close()

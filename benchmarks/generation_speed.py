@@ -96,21 +96,30 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
         return generator.generate(num_steps=args.num_steps, num_outputs=args.num_outputs, seed=1)
 
     def beam():
-        return generator.generate(num_steps=args.num_steps, num_outputs=args.num_outputs, beam_size=4,
-                                  branch_factor=2, seed=2)
+        return generator.generate(
+            num_steps=args.num_steps,
+            num_outputs=args.num_outputs,
+            beam_size=4,
+            branch_factor=2,
+            seed=2,
+        )
 
     started = time.perf_counter()
     melodies = sampling()
     first_call = time.perf_counter() - started
     beam()  # warm (same trace: the batch dimension is open)
-    inputs = tf.constant(teacher_forced_inputs(encoder, [melody.events for melody in melodies], args.num_steps))
+    inputs = tf.constant(
+        teacher_forced_inputs(encoder, [melody.events for melody in melodies], args.num_steps)
+    )
     model(inputs, training=False)  # warm
 
     compiled_forward = tf.function(lambda batch: model(batch, training=False))
     compiled_forward(inputs)  # trace
 
     naive_steps = min(args.naive_steps, args.num_steps)
-    naive_generate(model, encoder, args.num_outputs, min(8, naive_steps), seed=3)  # warm: traces predict
+    naive_generate(
+        model, encoder, args.num_outputs, min(8, naive_steps), seed=3
+    )  # warm: traces predict
 
     times = {"sampling": [], "beam": [], "teacher": [], "compiled": [], "naive": []}
 
@@ -125,10 +134,16 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
     def naive():
         naive_runs.append(naive_generate(model, encoder, args.num_outputs, naive_steps, seed=3))
 
-    runs = {"sampling": sampling, "beam": beam, "teacher": teacher, "compiled": compiled, "naive": naive}
+    runs = {
+        "sampling": sampling,
+        "beam": beam,
+        "teacher": teacher,
+        "compiled": compiled,
+        "naive": naive,
+    }
     order = list(runs)
     for round_index in range(args.rounds):
-        rotated = order[round_index % len(order):] + order[: round_index % len(order)]
+        rotated = order[round_index % len(order) :] + order[: round_index % len(order)]
         measured = []
         for key in rotated:
             if key == "naive" and round_index >= args.naive_rounds:
@@ -137,8 +152,10 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
             runs[key]()
             times[key].append(time.perf_counter() - started)
             measured.append(key)
-        progress(f"  {name} round {round_index + 1}/{args.rounds}: "
-                 + ", ".join(f"{key} {times[key][-1]:.2f} s" for key in measured))
+        progress(
+            f"  {name} round {round_index + 1}/{args.rounds}: "
+            + ", ".join(f"{key} {times[key][-1]:.2f} s" for key in measured)
+        )
     medians = {key: median(values) for key, values in times.items()}
     naive_seconds = medians["naive"]
     naive_label = f"{naive_seconds:.2f} s"
@@ -162,12 +179,26 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="basic_rnn only, one round")
-    parser.add_argument("--configs", default=None, help=f"comma-separated (default {','.join(CONFIGS)}; quick basic_rnn)")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; quick 1)")
-    parser.add_argument("--naive-rounds", type=int, default=None,
-                        help="rounds that also time the naive loop (default 2; quick 1)")
-    parser.add_argument("--naive-steps", type=int, default=None,
-                        help="length the naive loop runs to, below --num-steps: scaled up (default 64; quick 24)")
+    parser.add_argument(
+        "--configs",
+        default=None,
+        help=f"comma-separated (default {','.join(CONFIGS)}; quick basic_rnn)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds (default 3; quick 1)"
+    )
+    parser.add_argument(
+        "--naive-rounds",
+        type=int,
+        default=None,
+        help="rounds that also time the naive loop (default 2; quick 1)",
+    )
+    parser.add_argument(
+        "--naive-steps",
+        type=int,
+        default=None,
+        help="length the naive loop runs to, below --num-steps: scaled up (default 64; quick 24)",
+    )
     parser.add_argument("--num-outputs", type=int, default=10)
     parser.add_argument("--num-steps", type=int, default=128)
     args = parser.parse_args(argv)
@@ -186,21 +217,37 @@ def main(argv=None) -> None:
     for name in [name for name in args.configs.split(",") if name]:
         progress(f"{name} ...")
         rows.append(bench_config(name, args))
-    print(machine_header("Generation speed", notes=[
-        f"{args.num_outputs} outputs of {args.num_steps} steps (primer: one middle C), default hparams, random weights",
-        f"medians of {args.rounds} interleaved rounds (naive loop: {args.naive_rounds})",
-        "naive loop = model.predict on the full history of the 10 outputs (batched) at every step",
-        "teacher-forced = one model(inputs[10, 128, input_size], training=False) call, eager (as called) "
-        "and compiled with tf.function; ratios to teacher-forced are given as compiled / eager",
-        "sampling and beam exclude the first generate call (which traces the step function)",
-    ]))
+    print(
+        machine_header(
+            "Generation speed",
+            notes=[
+                f"{args.num_outputs} outputs of {args.num_steps} steps (primer: one middle C), default hparams, random weights",
+                f"medians of {args.rounds} interleaved rounds (naive loop: {args.naive_rounds})",
+                "naive loop = model.predict on the full history of the 10 outputs (batched) at every step",
+                "teacher-forced = one model(inputs[10, 128, input_size], training=False) call, eager (as called) "
+                "and compiled with tf.function; ratios to teacher-forced are given as compiled / eager",
+                "sampling and beam exclude the first generate call (which traces the step function)",
+            ],
+        )
+    )
     print()
-    print(markdown_table(
-        ["config", "first call (trace)", "sampling", "beam 4 x branch 2", "naive predict loop",
-         "teacher-forced, eager", "teacher-forced, compiled", "naive / sampling",
-         "sampling / teacher-forced (compiled / eager)", "beam / teacher-forced (compiled / eager)"],
-        rows,
-    ))
+    print(
+        markdown_table(
+            [
+                "config",
+                "first call (trace)",
+                "sampling",
+                "beam 4 x branch 2",
+                "naive predict loop",
+                "teacher-forced, eager",
+                "teacher-forced, compiled",
+                "naive / sampling",
+                "sampling / teacher-forced (compiled / eager)",
+                "beam / teacher-forced (compiled / eager)",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

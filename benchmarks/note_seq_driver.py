@@ -44,8 +44,14 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import note_seq  # noqa: E402  (after the stdout swap)
 from note_seq import abc_parser, encoder_decoder, melody_encoder_decoder, midi_io, sequences_lib  # noqa: E402
 
-MELODY_SETTINGS = dict(min_bars=7, max_steps_truncate=512, min_unique_pitches=5, gap_bars=1.0,
-                       ignore_polyphonic_notes=False, filter_drums=True)
+MELODY_SETTINGS = dict(
+    min_bars=7,
+    max_steps_truncate=512,
+    min_unique_pitches=5,
+    gap_bars=1.0,
+    ignore_polyphonic_notes=False,
+    filter_drums=True,
+)
 QUANTIZER_ERRORS = (
     sequences_lib.MultipleTimeSignatureError,
     sequences_lib.MultipleTempoError,
@@ -61,13 +67,19 @@ def _sequence_id(filename: str, collection: str, source_type: str) -> str:
 def _encoder_and_range(config: str):
     """The encoder, note range and transposition key of the four melody_rnn configs (spec §1.2)."""
     if config == "basic_rnn":
-        encoder = encoder_decoder.OneHotEventSequenceEncoderDecoder(melody_encoder_decoder.MelodyOneHotEncoding(48, 84))
+        encoder = encoder_decoder.OneHotEventSequenceEncoderDecoder(
+            melody_encoder_decoder.MelodyOneHotEncoding(48, 84)
+        )
         return encoder, 48, 84, 0
     if config == "mono_rnn":
-        encoder = encoder_decoder.OneHotEventSequenceEncoderDecoder(melody_encoder_decoder.MelodyOneHotEncoding(0, 128))
+        encoder = encoder_decoder.OneHotEventSequenceEncoderDecoder(
+            melody_encoder_decoder.MelodyOneHotEncoding(0, 128)
+        )
         return encoder, 0, 128, None
     if config == "lookback_rnn":
-        encoder = encoder_decoder.LookbackEventSequenceEncoderDecoder(melody_encoder_decoder.MelodyOneHotEncoding(48, 84))
+        encoder = encoder_decoder.LookbackEventSequenceEncoderDecoder(
+            melody_encoder_decoder.MelodyOneHotEncoding(48, 84)
+        )
         return encoder, 48, 84, 0
     if config == "attention_rnn":
         return melody_encoder_decoder.KeyMelodyEncoderDecoder(min_note=48, max_note=84), 48, 84, 0
@@ -86,13 +98,19 @@ class Driver:
         if self._magenta is None:
             from magenta.pipelines import melody_pipelines, pipelines_common
 
-            self._magenta = (melody_pipelines.extract_melodies, pipelines_common.make_sequence_example)
+            self._magenta = (
+                melody_pipelines.extract_melodies,
+                pipelines_common.make_sequence_example,
+            )
         return self._magenta
 
     def versions(self, _command):
         from importlib.metadata import version
 
-        return {name: version(name) for name in ("note-seq", "magenta", "pretty_midi", "tensorflow", "numpy")}
+        return {
+            name: version(name)
+            for name in ("note-seq", "magenta", "pretty_midi", "tensorflow", "numpy")
+        }
 
     def convert_midi(self, command):
         files = command["files"]
@@ -112,14 +130,19 @@ class Driver:
             sequence.id = _sequence_id(sequence.filename, "bench", "midi")
             payloads += len(sequence.SerializeToString()) > 0
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "sequences": payloads,
-                "errors": errors, "files": len(files)}
+        return {
+            "seconds": seconds,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "sequences": payloads,
+            "errors": errors,
+            "files": len(files),
+        }
 
     def convert_abc(self, command):
         path = command["file"]
         cpu_started = time.process_time()
         started = time.perf_counter()
-        with open(path, "r") as handle:
+        with open(path) as handle:
             tunes, exceptions = abc_parser.parse_abc_tunebook(handle.read())
         written = 0
         for index, tune in tunes.items():
@@ -128,12 +151,19 @@ class Driver:
             tune.id = _sequence_id(f"{tune.filename}_{index}", "bench", "abc")
             written += len(tune.SerializeToString()) > 0
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "sequences": written,
-                "errors": len(exceptions)}
+        return {
+            "seconds": seconds,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "sequences": written,
+            "errors": len(exceptions),
+        }
 
     def load(self, command):
         self.sequences = [midi_io.midi_file_to_note_sequence(path) for path in command["files"]]
-        return {"sequences": len(self.sequences), "notes": sum(len(s.notes) for s in self.sequences)}
+        return {
+            "sequences": len(self.sequences),
+            "notes": sum(len(s.notes) for s in self.sequences),
+        }
 
     def pipeline(self, command):
         extract_melodies, make_sequence_example = self.magenta()
@@ -156,12 +186,19 @@ class Driver:
                     melody.squash(min_note, max_note, key)
                     inputs, labels = encoder.encode(melody)
                     if serialize:
-                        payload_bytes += len(make_sequence_example(inputs, labels).SerializeToString())
+                        payload_bytes += len(
+                            make_sequence_example(inputs, labels).SerializeToString()
+                        )
                     melodies_out += 1
                     steps += len(labels)
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "melodies": melodies_out,
-                "steps": steps, "bytes": payload_bytes}
+        return {
+            "seconds": seconds,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "melodies": melodies_out,
+            "steps": steps,
+            "bytes": payload_bytes,
+        }
 
 
 def main() -> None:

@@ -55,7 +55,9 @@ def melody_rnn_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "melodylib"]
 
 
-def time_command(command: list[str], summary_prefix: str | None = None) -> tuple[float, float | None]:
+def time_command(
+    command: list[str], summary_prefix: str | None = None
+) -> tuple[float, float | None]:
     """(seconds to exit, seconds until a stdout line starting with summary_prefix, or None)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -73,12 +75,15 @@ def time_command(command: list[str], summary_prefix: str | None = None) -> tuple
 
 def probe(arguments: list[str] | None) -> dict:
     """Which heavy modules the command left in sys.modules (one instrumented run)."""
-    completed = subprocess.run([sys.executable, "-c", INSTRUMENTED, json.dumps(arguments)],
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", INSTRUMENTED, json.dumps(arguments)], capture_output=True, text=True
+    )
     for line in completed.stderr.splitlines():
         if line.startswith("STARTUP_PROBE "):
-            return json.loads(line[len("STARTUP_PROBE "):])
-    raise SystemExit(f"instrumented run of {arguments} printed no probe:\n{completed.stderr[-2000:]}")
+            return json.loads(line[len("STARTUP_PROBE ") :])
+    raise SystemExit(
+        f"instrumented run of {arguments} printed no probe:\n{completed.stderr[-2000:]}"
+    )
 
 
 def main(argv=None) -> None:
@@ -93,17 +98,40 @@ def main(argv=None) -> None:
         input_dir = work_dir / "small"
         input_dir.mkdir()
         for name in SMALL_FILES:
-            shutil.copyfile(PROJECT_ROOT / "tests" / "data" / "magenta" / "real_midi" / name, input_dir / name)
+            shutil.copyfile(
+                PROJECT_ROOT / "tests" / "data" / "magenta" / "real_midi" / name, input_dir / name
+            )
         output_file = work_dir / "out" / "notesequences.tfrecord"
         cli = melody_rnn_command()
-        convert_arguments = ["convert", "--input_dir", str(input_dir), "--output_file", str(output_file)]
+        convert_arguments = [
+            "convert",
+            "--input_dir",
+            str(input_dir),
+            "--output_file",
+            str(output_file),
+        ]
         cases = [
             ("python -c pass (baseline)", [sys.executable, "-c", "pass"], None, "skip"),
-            ('python -c "import melodylib"', [sys.executable, "-c", "import melodylib"], None, None),
-            ('python -c "import tensorflow" (reference)', [sys.executable, "-c", "import tensorflow"], None, "skip"),
+            (
+                'python -c "import melodylib"',
+                [sys.executable, "-c", "import melodylib"],
+                None,
+                None,
+            ),
+            (
+                'python -c "import tensorflow" (reference)',
+                [sys.executable, "-c", "import tensorflow"],
+                None,
+                "skip",
+            ),
             ("melody_rnn --help", [*cli, "--help"], None, ["--help"]),
             ("melody_rnn convert --help", [*cli, "convert", "--help"], None, ["convert", "--help"]),
-            ("melody_rnn convert (5 small MIDI files)", [*cli, *convert_arguments], "read ", convert_arguments),
+            (
+                "melody_rnn convert (5 small MIDI files)",
+                [*cli, *convert_arguments],
+                "read ",
+                convert_arguments,
+            ),
         ]
         # One untimed run of each first (disk caches, .pyc files).
         for _, command, prefix, _ in cases:
@@ -111,7 +139,7 @@ def main(argv=None) -> None:
         totals: dict[str, list[float]] = {label: [] for label, *_ in cases}
         summaries: dict[str, list[float]] = {label: [] for label, *_ in cases}
         for repeat in range(repeats):
-            rotated = cases[repeat % len(cases):] + cases[: repeat % len(cases)]
+            rotated = cases[repeat % len(cases) :] + cases[: repeat % len(cases)]
             for label, command, prefix, _ in rotated:
                 total, summary_at = time_command(command, prefix)
                 totals[label].append(total)
@@ -119,26 +147,45 @@ def main(argv=None) -> None:
                     summaries[label].append(summary_at)
             progress(f"repeat {repeat + 1}/{repeats} done")
         rows = []
-        for label, command, prefix, probe_arguments in cases:
+        for label, _command, _prefix, probe_arguments in cases:
             found = {} if probe_arguments == "skip" else probe(probe_arguments)
-            rows.append([
-                label,
-                f"{median(totals[label]):.2f} s",
-                f"{median(summaries[label]):.2f} s" if summaries[label] else "-",
-                "-" if not found else ("yes" if found["tensorflow"] else "no"),
-                "-" if not found else ", ".join(name for name in ("numpy", "pretty_midi", "music21") if found[name]) or "none",
-            ])
-        print(machine_header("Start-up", notes=[
-            f"each command a fresh subprocess; medians of {repeats} round-robin repeats after one untimed run",
-            "convert input: 5 small MIDI files from tests/data/magenta/real_midi (read serially: under the "
-            "parallel threshold)",
-        ]))
+            rows.append(
+                [
+                    label,
+                    f"{median(totals[label]):.2f} s",
+                    f"{median(summaries[label]):.2f} s" if summaries[label] else "-",
+                    "-" if not found else ("yes" if found["tensorflow"] else "no"),
+                    "-"
+                    if not found
+                    else ", ".join(
+                        name for name in ("numpy", "pretty_midi", "music21") if found[name]
+                    )
+                    or "none",
+                ]
+            )
+        print(
+            machine_header(
+                "Start-up",
+                notes=[
+                    f"each command a fresh subprocess; medians of {repeats} round-robin repeats after one untimed run",
+                    "convert input: 5 small MIDI files from tests/data/magenta/real_midi (read serially: under the "
+                    "parallel threshold)",
+                ],
+            )
+        )
         print()
-        print(markdown_table(
-            ["command", "wall time to exit", "until the summary line", "TensorFlow imported",
-             "other heavy modules imported"],
-            rows,
-        ))
+        print(
+            markdown_table(
+                [
+                    "command",
+                    "wall time to exit",
+                    "until the summary line",
+                    "TensorFlow imported",
+                    "other heavy modules imported",
+                ],
+                rows,
+            )
+        )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

@@ -47,7 +47,9 @@ def corpus_file(config_name: str, subset: str | None) -> Path:
         subset = "full" if (root / "full" / "report.json").exists() else "small"
     path = root / subset / config_name / "training_melodies.tfrecord"
     if not path.exists():
-        raise SystemExit(f"{path} does not exist; build the course corpus first (melody_rnn build_corpus)")
+        raise SystemExit(
+            f"{path} does not exist; build the course corpus first (melody_rnn build_corpus)"
+        )
     return path
 
 
@@ -61,8 +63,9 @@ def make_train_step(model, optimizer, no_event_label: int, element_spec):
     from melodylib.training import step as training
 
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    return training.make_train_step(model, optimizer, tf.distribute.get_strategy(), global_step, no_event_label,
-                                    element_spec)
+    return training.make_train_step(
+        model, optimizer, tf.distribute.get_strategy(), global_step, no_event_label, element_spec
+    )
 
 
 def make_matmul(rows: int):
@@ -102,8 +105,8 @@ def child_main(args: argparse.Namespace) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from melodylib.encoding.configs import get_config
     from melodylib.data.datasets import make_dataset
+    from melodylib.encoding.configs import get_config
     from melodylib.models.melody_rnn import build_model, count_parameters
     from melodylib.training.loop import train
     from melodylib.training.step import make_optimizer
@@ -113,11 +116,17 @@ def child_main(args: argparse.Namespace) -> None:
     model = build_model(config)
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)
-    dataset = make_dataset(args.data, config.encoder.input_size, batch_size, shuffle=True, repeat=True, seed=0)
-    train_step = make_train_step(model, optimizer, int(config.encoder.default_event_label), dataset.element_spec)
+    dataset = make_dataset(
+        args.data, config.encoder.input_size, batch_size, shuffle=True, repeat=True, seed=0
+    )
+    train_step = make_train_step(
+        model, optimizer, int(config.encoder.default_event_label), dataset.element_spec
+    )
     iterator = iter(dataset)
     warm_up = [next(iterator), next(iterator)]  # fills the pipeline's shuffle buffer
-    rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kilobytes on Linux
+    rss_before_mb = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    )  # kilobytes on Linux
     started = time.perf_counter()
     train_step(warm_up[0]).numpy()  # traces once for every batch shape
     first_call = time.perf_counter() - started
@@ -139,7 +148,11 @@ def child_main(args: argparse.Namespace) -> None:
         sums = train_step(batch).numpy()
         return float(sums[1]), float(sums[7])
 
-    rows = int(np.mean([int(batch[1].shape[1]) for batch in cached]) * batch_size) if cached else batch_size * 128
+    rows = (
+        int(np.mean([int(batch[1].shape[1]) for batch in cached]) * batch_size)
+        if cached
+        else batch_size * 128
+    )
     matmul, flops_per_call = make_matmul(rows)
     matmul().numpy()
 
@@ -150,7 +163,7 @@ def child_main(args: argparse.Namespace) -> None:
     blocks = {"real": [], "memory": [], "matmul": []}
     kinds = [("real", real_step), ("memory", memory_step), ("matmul", matmul_step)]
     for round_index in range(args.rounds):
-        order = kinds[round_index % 3:] + kinds[: round_index % 3]
+        order = kinds[round_index % 3 :] + kinds[: round_index % 3]
         for name, run_one in order:
             seconds = args.block_seconds if name != "matmul" else max(1.0, args.block_seconds / 3)
             blocks[name].append(timed_block(run_one, seconds))
@@ -160,9 +173,14 @@ def child_main(args: argparse.Namespace) -> None:
     if args.train_check_steps:
         with tempfile.TemporaryDirectory(prefix="melodylib_bench_train_") as run_dir:
             result = train(
-                config, str(args.data), run_dir, num_training_steps=args.train_check_steps,
-                summary_frequency=max(1, args.train_check_steps // 4), save_checkpoint_secs=1e9,
-                log=lambda message: None, seed=0,
+                config,
+                str(args.data),
+                run_dir,
+                num_training_steps=args.train_check_steps,
+                summary_frequency=max(1, args.train_check_steps // 4),
+                save_checkpoint_secs=1e9,
+                log=lambda message: None,
+                seed=0,
             )
         windows = result.history[1:] or result.history  # the first window holds the trace
         train_check = {
@@ -171,29 +189,48 @@ def child_main(args: argparse.Namespace) -> None:
         }
 
     parameters = count_parameters(model)
-    print(json.dumps({
-        "config": config.name,
-        "batch_size": batch_size,
-        "parameters": parameters,
-        "first_call_seconds": first_call,
-        "blocks": blocks,
-        "memory_batch_lengths": [int(batch[1].shape[1]) for batch in cached],
-        "matmul_rows": rows,
-        "peak_rss_mb": peak_rss_mb,
-        "rss_before_mb": rss_before_mb,
-        "longest_batch": max(int(block_length) for block_length in seen_lengths) if seen_lengths else 0,
-        "train_check": train_check,
-        "tensorflow": tf.__version__,
-    }))
+    print(
+        json.dumps(
+            {
+                "config": config.name,
+                "batch_size": batch_size,
+                "parameters": parameters,
+                "first_call_seconds": first_call,
+                "blocks": blocks,
+                "memory_batch_lengths": [int(batch[1].shape[1]) for batch in cached],
+                "matmul_rows": rows,
+                "peak_rss_mb": peak_rss_mb,
+                "rss_before_mb": rss_before_mb,
+                "longest_batch": max(int(block_length) for block_length in seen_lengths)
+                if seen_lengths
+                else 0,
+                "train_check": train_check,
+                "tensorflow": tf.__version__,
+            }
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The parent: one child per config, then the table
 # --------------------------------------------------------------------------------------------
 def run_child(config_name: str, data: Path, args: argparse.Namespace) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", config_name, "--data", str(data),
-               "--rounds", str(args.rounds), "--block-seconds", str(args.block_seconds),
-               "--memory-batches", str(args.memory_batches), "--train-check-steps", str(args.train_check_steps)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        config_name,
+        "--data",
+        str(data),
+        "--rounds",
+        str(args.rounds),
+        "--block-seconds",
+        str(args.block_seconds),
+        "--memory-batches",
+        str(args.memory_batches),
+        "--train-check-steps",
+        str(args.train_check_steps),
+    ]
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     completed = subprocess.run(command, capture_output=True, text=True, env=environment)
     if completed.returncode != 0:
@@ -210,9 +247,15 @@ def table_row(result: dict) -> list:
     real_tokens = median(rates(blocks["real"], "tokens"))
     memory_tokens = median(rates(blocks["memory"], "tokens"))
     real_steps = median(rates(blocks["real"], "steps"))
-    matmul_gflops = median(rates(blocks["matmul"], "tokens")) / 1e9  # the matmul block sums flops as "tokens"
+    matmul_gflops = (
+        median(rates(blocks["matmul"], "tokens")) / 1e9
+    )  # the matmul block sums flops as "tokens"
     real_slots = sum(block["slots"] for block in blocks["real"])
-    padding = 1.0 - sum(block["tokens"] for block in blocks["real"]) / real_slots if real_slots else float("nan")
+    padding = (
+        1.0 - sum(block["tokens"] for block in blocks["real"]) / real_slots
+        if real_slots
+        else float("nan")
+    )
     model_gflops = 6.0 * result["parameters"] * real_tokens / 1e9
     check = result["train_check"]
     return [
@@ -229,22 +272,51 @@ def table_row(result: dict) -> list:
         f"{matmul_gflops:.1f}",
         f"{model_gflops / matmul_gflops:.1%}" if matmul_gflops else "n/a",
         f"{result['first_call_seconds']:.1f} s",
-        (f"{check['steps_per_second']:.2f} steps/s, padding {check['padded_fraction']:.1%}" if check else "-"),
+        (
+            f"{check['steps_per_second']:.2f} steps/s, padding {check['padded_fraction']:.1%}"
+            if check
+            else "-"
+        ),
     ]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="basic_rnn only, one short round, no train() check")
-    parser.add_argument("--configs", default=None, help=f"comma-separated (default {','.join(CONFIGS)}; quick basic_rnn)")
-    parser.add_argument("--subset", choices=("small", "full"), default=None,
-                        help="course corpus subset (default: full if built, else small)")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds of blocks (default 3; quick 1)")
-    parser.add_argument("--block-seconds", type=float, default=None, help="length of a timed block (default 4; quick 3)")
-    parser.add_argument("--memory-batches", type=int, default=8,
-                        help="pipeline batches kept in memory and cycled for the in-memory rate (1 = one constant batch)")
-    parser.add_argument("--train-check-steps", type=int, default=None,
-                        help="steps of melodylib.training.loop.train as a cross-check (default 8; quick 0 = skip)")
+    parser.add_argument(
+        "--quick", action="store_true", help="basic_rnn only, one short round, no train() check"
+    )
+    parser.add_argument(
+        "--configs",
+        default=None,
+        help=f"comma-separated (default {','.join(CONFIGS)}; quick basic_rnn)",
+    )
+    parser.add_argument(
+        "--subset",
+        choices=("small", "full"),
+        default=None,
+        help="course corpus subset (default: full if built, else small)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds of blocks (default 3; quick 1)"
+    )
+    parser.add_argument(
+        "--block-seconds",
+        type=float,
+        default=None,
+        help="length of a timed block (default 4; quick 3)",
+    )
+    parser.add_argument(
+        "--memory-batches",
+        type=int,
+        default=8,
+        help="pipeline batches kept in memory and cycled for the in-memory rate (1 = one constant batch)",
+    )
+    parser.add_argument(
+        "--train-check-steps",
+        type=int,
+        default=None,
+        help="steps of melodylib.training.loop.train as a cross-check (default 8; quick 0 = skip)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -270,23 +342,42 @@ def main(argv=None) -> None:
         results.append(run_child(name, data, args))
         progress(f"{name}: done in {time.perf_counter() - started:.0f} s")
     data_note = corpus_file(results[0]["config"], args.subset).parent.parent
-    print(machine_header("Training throughput", notes=[
-        f"data: {data_note.relative_to(PROJECT_ROOT)}/<config>/training_melodies.tfrecord; default hparams (batch 128)",
-        f"medians of {args.rounds} interleaved rounds of {args.block_seconds:.0f}-second blocks (real, in-memory, matmul); "
-        f"in-memory = {args.memory_batches} pipeline batches cycled from memory",
-        "tokens = real (unmasked) steps; model GFLOP/s = 6 x parameters x tokens/s / 1e9; "
-        f"matmul = float32 [B*T, {MATMUL_INNER}] x [{MATMUL_INNER}, {MATMUL_OUTER}] with B*T = 128 x the mean length of the cached batches",
-        "peak RSS of the config's own process, read after the timed blocks (before the train() cross-check); "
-        "in brackets its peak before the first training step (TensorFlow, model, pipeline built) and the "
-        "longest padded batch the timed steps saw",
-    ]))
+    print(
+        machine_header(
+            "Training throughput",
+            notes=[
+                f"data: {data_note.relative_to(PROJECT_ROOT)}/<config>/training_melodies.tfrecord; default hparams (batch 128)",
+                f"medians of {args.rounds} interleaved rounds of {args.block_seconds:.0f}-second blocks (real, in-memory, matmul); "
+                f"in-memory = {args.memory_batches} pipeline batches cycled from memory",
+                "tokens = real (unmasked) steps; model GFLOP/s = 6 x parameters x tokens/s / 1e9; "
+                f"matmul = float32 [B*T, {MATMUL_INNER}] x [{MATMUL_INNER}, {MATMUL_OUTER}] with B*T = 128 x the mean length of the cached batches",
+                "peak RSS of the config's own process, read after the timed blocks (before the train() cross-check); "
+                "in brackets its peak before the first training step (TensorFlow, model, pipeline built) and the "
+                "longest padded batch the timed steps saw",
+            ],
+        )
+    )
     print()
-    print(markdown_table(
-        ["config", "batch", "parameters", "tokens/s, real pipeline", "tokens/s, in memory", "real / memory",
-         "padding", "peak RSS", "model GFLOP/s", "matmul GFLOP/s", "model / matmul", "first call (trace)",
-         "train() cross-check"],
-        [table_row(result) for result in results],
-    ))
+    print(
+        markdown_table(
+            [
+                "config",
+                "batch",
+                "parameters",
+                "tokens/s, real pipeline",
+                "tokens/s, in memory",
+                "real / memory",
+                "padding",
+                "peak RSS",
+                "model GFLOP/s",
+                "matmul GFLOP/s",
+                "model / matmul",
+                "first call (trace)",
+                "train() cross-check",
+            ],
+            [table_row(result) for result in results],
+        )
+    )
 
 
 if __name__ == "__main__":

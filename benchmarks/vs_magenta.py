@@ -75,7 +75,13 @@ DEFAULT_MAGENTA_PYTHON = "/tmp/magenta-venv/bin/python"
 MAGENTA_TOOLS = PROJECT_ROOT / "tools" / "magenta_reference"
 BATCH_SIZE = 128  # every config's default; neither side is given --hparams
 PADDING_SAMPLES = 2000  # random batches drawn to estimate Magenta's padding
-TARGETS = {"tokens": 2.0, "sampling": 50.0, "train_process": 1.5, "generate_process": 3.0, "attention": 2.0}
+TARGETS = {
+    "tokens": 2.0,
+    "sampling": 50.0,
+    "train_process": 1.5,
+    "generate_process": 3.0,
+    "attention": 2.0,
+}
 MAGENTA_SETUP = """Magenta's virtual environment was not found at {python}.
 Set it up once (about 3 minutes; Magenta 2.1.4 pins versions that no longer install, hence --no-deps):
 
@@ -97,11 +103,18 @@ def run_measured(command: list[str], log_path: Path, environment: dict[str, str]
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         _, status, usage = os.wait4(process.pid, 0)
         wall_seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
+    process.returncode = os.waitstatus_to_exitcode(
+        status
+    )  # reaped here, so Popen must not wait again
     if process.returncode != 0:
         tail = log_path.read_text(errors="replace")[-3000:]
-        raise SystemExit(f"{' '.join(command)} failed (exit {process.returncode}); log {log_path}:\n{tail}")
-    return {"wall_seconds": wall_seconds, "peak_rss_mb": usage.ru_maxrss / 1024.0}  # kilobytes on Linux
+        raise SystemExit(
+            f"{' '.join(command)} failed (exit {process.returncode}); log {log_path}:\n{tail}"
+        )
+    return {
+        "wall_seconds": wall_seconds,
+        "peak_rss_mb": usage.ru_maxrss / 1024.0,
+    }  # kilobytes on Linux
 
 
 def our_environment() -> dict[str, str]:
@@ -122,18 +135,27 @@ def our_cli() -> list[str]:
 
 def magenta_entry_point(args: argparse.Namespace, module: str) -> list[str]:
     """A Magenta console entry point run through tools/magenta_reference/run_magenta.py (the shims)."""
-    return [args.magenta_python, str(MAGENTA_TOOLS / "run_magenta.py"), f"magenta.models.melody_rnn.{module}"]
+    return [
+        args.magenta_python,
+        str(MAGENTA_TOOLS / "run_magenta.py"),
+        f"magenta.models.melody_rnn.{module}",
+    ]
 
 
 def check_magenta_python(path: str) -> dict[str, str]:
     """Magenta's and TensorFlow's versions in the given venv; exit with set-up instructions if unusable."""
     if not path or not Path(path).exists():
         raise SystemExit(MAGENTA_SETUP.format(python=path or "(empty --magenta_python)"))
-    probe = ("import importlib.metadata as m, json; "
-             "print(json.dumps({n: m.version(n) for n in ('magenta', 'tensorflow', 'note-seq')}))")
+    probe = (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps({n: m.version(n) for n in ('magenta', 'tensorflow', 'note-seq')}))"
+    )
     completed = subprocess.run([path, "-c", probe], capture_output=True, text=True)
     if completed.returncode != 0:
-        raise SystemExit(MAGENTA_SETUP.format(python=path) + f"\n\n{path} has no Magenta:\n{completed.stderr[-800:]}")
+        raise SystemExit(
+            MAGENTA_SETUP.format(python=path)
+            + f"\n\n{path} has no Magenta:\n{completed.stderr[-800:]}"
+        )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -144,7 +166,9 @@ def plain_training_file(corpus: Path, config_name: str, work_dir: Path) -> Path:
     """The config's training TFRecord without GZIP (Magenta cannot read GZIP); decompressed once, then reused."""
     source = corpus / config_name / "training_melodies.tfrecord"
     if not source.exists():
-        raise SystemExit(f"{source} does not exist; build the course corpus first (melody_rnn build_corpus)")
+        raise SystemExit(
+            f"{source} does not exist; build the course corpus first (melody_rnn build_corpus)"
+        )
     with open(source, "rb") as handle:
         is_gzip = handle.read(2) == b"\x1f\x8b"
     if not is_gzip:
@@ -173,8 +197,14 @@ MAGENTA_RATE = re.compile(r"^INFO:tensorflow:global_step/sec: ([0-9.eE+-]+)", re
 
 def our_windows(log_text: str) -> list[dict]:
     """Our train log's windows: the step that closes each, its steps/s and padded fraction."""
-    return [{"step": int(step), "steps_per_second": float(rate), "padded_fraction": float(padding) / 100.0}
-            for step, rate, padding in OUR_WINDOW.findall(log_text)]
+    return [
+        {
+            "step": int(step),
+            "steps_per_second": float(rate),
+            "padded_fraction": float(padding) / 100.0,
+        }
+        for step, rate, padding in OUR_WINDOW.findall(log_text)
+    ]
 
 
 def magenta_rates(log_text: str) -> list[float]:
@@ -187,17 +217,23 @@ def magenta_rates(log_text: str) -> list[float]:
 # --------------------------------------------------------------------------------------------
 def child_replay(args: argparse.Namespace) -> None:
     """Print JSON: real and padded slots of the first N batches `train --seed S` draws, and the file's lengths."""
-    import numpy as np
     import keras
+    import numpy as np
     import tensorflow as tf
 
-    from melodylib.encoding.configs import get_config
     from melodylib.data.datasets import make_dataset
+    from melodylib.encoding.configs import get_config
 
     config = get_config(args.child_replay)
     keras.utils.set_random_seed(args.seed)  # what train(seed=...) does before building its pipeline
-    dataset = make_dataset(args.data, config.encoder.input_size, config.hparams.batch_size, shuffle=True,
-                           repeat=True, seed=args.seed)
+    dataset = make_dataset(
+        args.data,
+        config.encoder.input_size,
+        config.hparams.batch_size,
+        shuffle=True,
+        repeat=True,
+        seed=args.seed,
+    )
     real, slots = [], []
     for _, labels, mask in dataset.take(args.replay_steps):
         real.append(float(tf.reduce_sum(mask)))
@@ -205,22 +241,32 @@ def child_replay(args: argparse.Namespace) -> None:
 
     def label_length(record):
         _, sequence = tf.io.parse_single_sequence_example(
-            record, sequence_features={"labels": tf.io.FixedLenSequenceFeature([], tf.int64)})
+            record, sequence_features={"labels": tf.io.FixedLenSequenceFeature([], tf.int64)}
+        )
         return tf.shape(sequence["labels"])[0]
 
     lengths = np.fromiter(
-        tf.data.TFRecordDataset(args.data).map(label_length, num_parallel_calls=tf.data.AUTOTUNE).as_numpy_iterator(),
-        dtype=np.int64)
+        tf.data.TFRecordDataset(args.data)
+        .map(label_length, num_parallel_calls=tf.data.AUTOTUNE)
+        .as_numpy_iterator(),
+        dtype=np.int64,
+    )
     rng = np.random.default_rng(0)
-    longest = lengths[rng.integers(0, len(lengths), size=(PADDING_SAMPLES, config.hparams.batch_size))].max(axis=1)
-    print(json.dumps({
-        "real_steps": real,
-        "slots": slots,
-        "melodies": int(len(lengths)),
-        "mean_length": float(lengths.mean()),
-        "max_length": int(lengths.max()),
-        "magenta_padded_fraction": float(1.0 - lengths.mean() / longest.mean()),
-    }))
+    longest = lengths[
+        rng.integers(0, len(lengths), size=(PADDING_SAMPLES, config.hparams.batch_size))
+    ].max(axis=1)
+    print(
+        json.dumps(
+            {
+                "real_steps": real,
+                "slots": slots,
+                "melodies": int(len(lengths)),
+                "mean_length": float(lengths.mean()),
+                "max_length": int(lengths.max()),
+                "magenta_padded_fraction": float(1.0 - lengths.mean() / longest.mean()),
+            }
+        )
+    )
 
 
 def child_sampling(args: argparse.Namespace) -> None:
@@ -241,8 +287,15 @@ def child_sampling(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         generate()
         timed.append(time.perf_counter() - started)
-    print(json.dumps({"first_call_seconds": first_call, "seconds": timed,
-                      "lengths": [len(melody.events) for melody in melodies]}))
+    print(
+        json.dumps(
+            {
+                "first_call_seconds": first_call,
+                "seconds": timed,
+                "lengths": [len(melody.events) for melody in melodies],
+            }
+        )
+    )
 
 
 def run_child_json(command: list[str], environment: dict[str, str], what: str) -> dict:
@@ -266,10 +319,26 @@ def train_ours(config_name: str, data: Path, folder: Path, args: argparse.Namesp
     run_dir = folder / "ours_run"
     shutil.rmtree(run_dir, ignore_errors=True)
     log_path = folder / "ours_train.log"
-    measured = run_measured(our_cli() + [
-        "train", "--config", config_name, "--run_dir", str(run_dir), "--sequence_example_file", str(data),
-        "--num_training_steps", str(args.num_training_steps), "--summary_frequency", str(args.summary_frequency),
-        "--seed", "0"], log_path, our_environment())
+    measured = run_measured(
+        our_cli()
+        + [
+            "train",
+            "--config",
+            config_name,
+            "--run_dir",
+            str(run_dir),
+            "--sequence_example_file",
+            str(data),
+            "--num_training_steps",
+            str(args.num_training_steps),
+            "--summary_frequency",
+            str(args.summary_frequency),
+            "--seed",
+            "0",
+        ],
+        log_path,
+        our_environment(),
+    )
     measured["windows"] = our_windows(log_path.read_text(errors="replace"))
     return measured
 
@@ -279,10 +348,18 @@ def train_magenta(config_name: str, data: Path, folder: Path, args: argparse.Nam
     run_dir = folder / "magenta_run"
     shutil.rmtree(run_dir, ignore_errors=True)
     log_path = folder / "magenta_train.log"
-    measured = run_measured(magenta_entry_point(args, "melody_rnn_train") + [
-        f"--config={config_name}", f"--run_dir={run_dir}", f"--sequence_example_file={data}",
-        f"--num_training_steps={args.num_training_steps}", f"--summary_frequency={args.summary_frequency}"],
-        log_path, magenta_environment())
+    measured = run_measured(
+        magenta_entry_point(args, "melody_rnn_train")
+        + [
+            f"--config={config_name}",
+            f"--run_dir={run_dir}",
+            f"--sequence_example_file={data}",
+            f"--num_training_steps={args.num_training_steps}",
+            f"--summary_frequency={args.summary_frequency}",
+        ],
+        log_path,
+        magenta_environment(),
+    )
     measured["rates"] = magenta_rates(log_path.read_text(errors="replace"))
     return measured
 
@@ -291,8 +368,12 @@ def magenta_bundle(config_name: str, folder: Path, args: argparse.Namespace) -> 
     """Magenta's own bundle from its training run (not timed)."""
     bundle = folder / f"magenta_{config_name}.mag"
     command = magenta_entry_point(args, "melody_rnn_generate") + [
-        f"--config={config_name}", f"--run_dir={folder / 'magenta_run'}", f"--bundle_file={bundle}",
-        "--save_generator_bundle", "--bundle_description=vs_magenta.py benchmark bundle"]
+        f"--config={config_name}",
+        f"--run_dir={folder / 'magenta_run'}",
+        f"--bundle_file={bundle}",
+        "--save_generator_bundle",
+        "--bundle_description=vs_magenta.py benchmark bundle",
+    ]
     if args.magenta_bundle_hparams:
         command.append(f"--hparams={args.magenta_bundle_hparams}")
     run_measured(command, folder / "magenta_bundle.log", magenta_environment())
@@ -303,42 +384,89 @@ def generate_ours(bundle: Path, folder: Path, args: argparse.Namespace) -> dict:
     """`melody_rnn generate` from our bundle, start to exit."""
     output_dir = folder / "ours_generated"
     shutil.rmtree(output_dir, ignore_errors=True)
-    return run_measured(our_cli() + [
-        "generate", "--bundle_file", str(bundle), "--output_dir", str(output_dir),
-        "--num_outputs", str(args.num_outputs), "--num_steps", str(args.num_steps), "--seed", "0"],
-        folder / "ours_generate.log", our_environment())
+    return run_measured(
+        our_cli()
+        + [
+            "generate",
+            "--bundle_file",
+            str(bundle),
+            "--output_dir",
+            str(output_dir),
+            "--num_outputs",
+            str(args.num_outputs),
+            "--num_steps",
+            str(args.num_steps),
+            "--seed",
+            "0",
+        ],
+        folder / "ours_generate.log",
+        our_environment(),
+    )
 
 
 def generate_magenta(bundle: Path, folder: Path, args: argparse.Namespace) -> dict:
     """Magenta's melody_rnn_generate from its bundle, start to exit."""
     output_dir = folder / "magenta_generated"
     shutil.rmtree(output_dir, ignore_errors=True)
-    return run_measured(magenta_entry_point(args, "melody_rnn_generate") + [
-        f"--bundle_file={bundle}", f"--output_dir={output_dir}", f"--num_outputs={args.num_outputs}",
-        f"--num_steps={args.num_steps}", "--primer_melody=[60]"], folder / "magenta_generate.log",
-        magenta_environment())
+    return run_measured(
+        magenta_entry_point(args, "melody_rnn_generate")
+        + [
+            f"--bundle_file={bundle}",
+            f"--output_dir={output_dir}",
+            f"--num_outputs={args.num_outputs}",
+            f"--num_steps={args.num_steps}",
+            "--primer_melody=[60]",
+        ],
+        folder / "magenta_generate.log",
+        magenta_environment(),
+    )
 
 
 def sampling_ours(bundle: Path, args: argparse.Namespace) -> dict:
     """Our sampling loop timed in a fresh child process (see child_sampling)."""
-    return run_child_json(this_script(
-        "--child_sampling", str(bundle), "--num_outputs", str(args.num_outputs), "--num_steps", str(args.num_steps),
-        "--sampling_repeats", str(args.sampling_repeats)), our_environment(), "our sampling child")
+    return run_child_json(
+        this_script(
+            "--child_sampling",
+            str(bundle),
+            "--num_outputs",
+            str(args.num_outputs),
+            "--num_steps",
+            str(args.num_steps),
+            "--sampling_repeats",
+            str(args.sampling_repeats),
+        ),
+        our_environment(),
+        "our sampling child",
+    )
 
 
 def sampling_magenta(bundle: Path, args: argparse.Namespace) -> dict:
     """Magenta's sampling loop timed inside its venv by tools/magenta_reference/time_generation.py."""
-    return run_child_json([
-        args.magenta_python, str(MAGENTA_TOOLS / "time_generation.py"), "--bundle_file", str(bundle),
-        "--num_outputs", str(args.num_outputs), "--num_steps", str(args.num_steps),
-        "--repeats", str(args.magenta_sampling_repeats)], magenta_environment(), "Magenta's time_generation.py")
+    return run_child_json(
+        [
+            args.magenta_python,
+            str(MAGENTA_TOOLS / "time_generation.py"),
+            "--bundle_file",
+            str(bundle),
+            "--num_outputs",
+            str(args.num_outputs),
+            "--num_steps",
+            str(args.num_steps),
+            "--repeats",
+            str(args.magenta_sampling_repeats),
+        ],
+        magenta_environment(),
+        "Magenta's time_generation.py",
+    )
 
 
 def our_bundle(config_name: str) -> Path:
     """data/bundles/<config>.bundle (the project's shipped bundle)."""
     path = PROJECT_ROOT / "data" / "bundles" / f"{config_name}.bundle"
     if not path.exists():
-        raise SystemExit(f"{path} does not exist; train it or pass a config that has a bundle in data/bundles")
+        raise SystemExit(
+            f"{path} does not exist; train it or pass a config that has a bundle in data/bundles"
+        )
     return path
 
 
@@ -357,28 +485,61 @@ def bench_config(config_name: str, index: int, args: argparse.Namespace) -> dict
     folder.mkdir(parents=True, exist_ok=True)
     data = plain_training_file(args.corpus, config_name, args.work_dir)
     ours_first = index % 2 == 0
-    progress(f"{config_name}: training {args.num_training_steps} steps ({'ours' if ours_first else 'Magenta'} first) ...")
-    train = in_order(ours_first, lambda: train_ours(config_name, data, folder, args),
-                     lambda: train_magenta(config_name, data, folder, args))
-    progress(f"  train wall: ours {train[0]['wall_seconds']:.1f} s, Magenta {train[1]['wall_seconds']:.1f} s;"
-             " replaying our input pipeline ...")
-    replay = run_child_json(this_script(
-        "--child_replay", config_name, "--data", str(data), "--replay_steps", str(args.num_training_steps),
-        "--seed", "0"), our_environment(), "the replay child")
-    progress(f"{config_name}: Magenta's bundle, then generation ({args.num_outputs} x {args.num_steps} steps) ...")
+    progress(
+        f"{config_name}: training {args.num_training_steps} steps ({'ours' if ours_first else 'Magenta'} first) ..."
+    )
+    train = in_order(
+        ours_first,
+        lambda: train_ours(config_name, data, folder, args),
+        lambda: train_magenta(config_name, data, folder, args),
+    )
+    progress(
+        f"  train wall: ours {train[0]['wall_seconds']:.1f} s, Magenta {train[1]['wall_seconds']:.1f} s;"
+        " replaying our input pipeline ..."
+    )
+    replay = run_child_json(
+        this_script(
+            "--child_replay",
+            config_name,
+            "--data",
+            str(data),
+            "--replay_steps",
+            str(args.num_training_steps),
+            "--seed",
+            "0",
+        ),
+        our_environment(),
+        "the replay child",
+    )
+    progress(
+        f"{config_name}: Magenta's bundle, then generation ({args.num_outputs} x {args.num_steps} steps) ..."
+    )
     magenta_bundle_path = magenta_bundle(config_name, folder, args)
     ours_bundle_path = our_bundle(config_name)
-    generate = in_order(ours_first, lambda: generate_ours(ours_bundle_path, folder, args),
-                        lambda: generate_magenta(magenta_bundle_path, folder, args))
-    progress(f"  generate wall: ours {generate[0]['wall_seconds']:.1f} s, Magenta {generate[1]['wall_seconds']:.1f} s;"
-             " sampling loops ...")
-    sampling = in_order(ours_first, lambda: sampling_ours(ours_bundle_path, args),
-                        lambda: sampling_magenta(magenta_bundle_path, args))
-    return {"config": config_name, "data": str(data), "ours_first": ours_first, "replay": replay,
-            "train": {"ours": train[0], "magenta": train[1]},
-            "generate": {"ours": generate[0], "magenta": generate[1]},
-            "sampling": {"ours": sampling[0], "magenta": sampling[1]},
-            "bundles": {"ours": str(ours_bundle_path), "magenta": str(magenta_bundle_path)}}
+    generate = in_order(
+        ours_first,
+        lambda: generate_ours(ours_bundle_path, folder, args),
+        lambda: generate_magenta(magenta_bundle_path, folder, args),
+    )
+    progress(
+        f"  generate wall: ours {generate[0]['wall_seconds']:.1f} s, Magenta {generate[1]['wall_seconds']:.1f} s;"
+        " sampling loops ..."
+    )
+    sampling = in_order(
+        ours_first,
+        lambda: sampling_ours(ours_bundle_path, args),
+        lambda: sampling_magenta(magenta_bundle_path, args),
+    )
+    return {
+        "config": config_name,
+        "data": str(data),
+        "ours_first": ours_first,
+        "replay": replay,
+        "train": {"ours": train[0], "magenta": train[1]},
+        "generate": {"ours": generate[0], "magenta": generate[1]},
+        "sampling": {"ours": sampling[0], "magenta": sampling[1]},
+        "bundles": {"ours": str(ours_bundle_path), "magenta": str(magenta_bundle_path)},
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,21 +554,32 @@ def summarize(raw: dict, args: argparse.Namespace) -> dict:
     our_seconds = sum(frequency / window["steps_per_second"] for window in later)
     our_steps = frequency * len(later)
     first_step = later[0]["step"] - frequency if later else 0
-    our_tokens = sum(replay["real_steps"][first_step: first_step + our_steps])
+    our_tokens = sum(replay["real_steps"][first_step : first_step + our_steps])
     replayed = all(
-        abs(window["padded_fraction"]
-            - (1.0 - sum(replay["real_steps"][window["step"] - frequency: window["step"]])
-               / sum(replay["slots"][window["step"] - frequency: window["step"]]))) < 0.0011
-        for window in windows)
+        abs(
+            window["padded_fraction"]
+            - (
+                1.0
+                - sum(replay["real_steps"][window["step"] - frequency : window["step"]])
+                / sum(replay["slots"][window["step"] - frequency : window["step"]])
+            )
+        )
+        < 0.0011
+        for window in windows
+    )
     if not replayed:  # fall back to the expectation Magenta's figure uses
         our_tokens = our_steps * BATCH_SIZE * replay["mean_length"]
     our_rate = our_steps / our_seconds if our_seconds else float("nan")
     our_padding = 1.0 - sum(replay["real_steps"]) / sum(replay["slots"])
     magenta_window_rates = raw["train"]["magenta"]["rates"]
     magenta_seconds = sum(frequency / rate for rate in magenta_window_rates)
-    magenta_rate = frequency * len(magenta_window_rates) / magenta_seconds if magenta_seconds else float("nan")
+    magenta_rate = (
+        frequency * len(magenta_window_rates) / magenta_seconds if magenta_seconds else float("nan")
+    )
     ours_sampling = median(raw["sampling"]["ours"]["seconds"])
-    magenta_sampling = median([sum(durations) for durations in raw["sampling"]["magenta"]["output_seconds"]])
+    magenta_sampling = median(
+        [sum(durations) for durations in raw["sampling"]["magenta"]["output_seconds"]]
+    )
     return {
         "config": raw["config"],
         "mean_length": replay["mean_length"],
@@ -458,20 +630,29 @@ def per_config_rows(summary: dict) -> list[list[str]]:
         numbers = summary[system]
         note = ""
         if system == "magenta":
-            note = f" (graph batch {numbers['graph_batch_size']})" if numbers.get("graph_batch_size") else ""
-        tokens_note = ("" if system == "magenta" else (" replayed" if summary["replayed"] else " expected"))
+            note = (
+                f" (graph batch {numbers['graph_batch_size']})"
+                if numbers.get("graph_batch_size")
+                else ""
+            )
+        tokens_note = (
+            "" if system == "magenta" else (" replayed" if summary["replayed"] else " expected")
+        )
         padding = f"{numbers['padded_fraction']:.1%}" + (" (est.)" if system == "magenta" else "")
-        rows.append([
-            summary["config"], label,
-            f"{numbers['train_seconds']:.1f} s",
-            f"{numbers['steps_per_second']:.2f}",
-            f"{numbers['tokens_per_second']:,.0f}{tokens_note}",
-            padding,
-            f"{numbers['train_rss_mb']:,.0f} MB",
-            f"{numbers['generate_seconds']:.1f} s",
-            f"{seconds_text(numbers['sampling_seconds'])}{note}",
-            f"{numbers['generate_rss_mb']:,.0f} MB",
-        ])
+        rows.append(
+            [
+                summary["config"],
+                label,
+                f"{numbers['train_seconds']:.1f} s",
+                f"{numbers['steps_per_second']:.2f}",
+                f"{numbers['tokens_per_second']:,.0f}{tokens_note}",
+                padding,
+                f"{numbers['train_rss_mb']:,.0f} MB",
+                f"{numbers['generate_seconds']:.1f} s",
+                f"{seconds_text(numbers['sampling_seconds'])}{note}",
+                f"{numbers['generate_rss_mb']:,.0f} MB",
+            ]
+        )
     return rows
 
 
@@ -480,11 +661,22 @@ def ratio_row(summary: dict) -> list[str]:
     ours, magenta = summary["ours"], summary["magenta"]
     return [
         summary["config"],
-        against(times_better(ours["tokens_per_second"], magenta["tokens_per_second"], True), TARGETS["tokens"]),
-        against(times_better(ours["sampling_seconds"], magenta["sampling_seconds"], False), TARGETS["sampling"]),
-        against(times_better(ours["train_seconds"], magenta["train_seconds"], False), TARGETS["train_process"]),
-        against(times_better(ours["generate_seconds"], magenta["generate_seconds"], False),
-                TARGETS["generate_process"]),
+        against(
+            times_better(ours["tokens_per_second"], magenta["tokens_per_second"], True),
+            TARGETS["tokens"],
+        ),
+        against(
+            times_better(ours["sampling_seconds"], magenta["sampling_seconds"], False),
+            TARGETS["sampling"],
+        ),
+        against(
+            times_better(ours["train_seconds"], magenta["train_seconds"], False),
+            TARGETS["train_process"],
+        ),
+        against(
+            times_better(ours["generate_seconds"], magenta["generate_seconds"], False),
+            TARGETS["generate_process"],
+        ),
         f"{times_better(ours['train_rss_mb'], magenta['train_rss_mb'], False):.2f}x / "
         f"{times_better(ours['generate_rss_mb'], magenta['generate_rss_mb'], False):.2f}x",
     ]
@@ -500,8 +692,13 @@ def attention_rows(summaries: dict[str, dict]) -> list[list[str]]:
         training = basic[system]["tokens_per_second"] / attention[system]["tokens_per_second"]
         sampling = attention[system]["sampling_seconds"] / basic[system]["sampling_seconds"]
         if system == "ours":
-            rows.append([label, against(training, TARGETS["attention"], at_most=True),
-                         against(sampling, TARGETS["attention"], at_most=True)])
+            rows.append(
+                [
+                    label,
+                    against(training, TARGETS["attention"], at_most=True),
+                    against(sampling, TARGETS["attention"], at_most=True),
+                ]
+            )
         else:
             rows.append([label, f"{training:.2f}x", f"{sampling:.2f}x"])
     return rows
@@ -509,9 +706,17 @@ def attention_rows(summaries: dict[str, dict]) -> list[list[str]]:
 
 def header(args: argparse.Namespace, versions: dict[str, str]) -> str:
     """The machine header (made at the start, so its load average is the start's) and the run's settings."""
-    corpus = args.corpus.relative_to(PROJECT_ROOT) if args.corpus.is_relative_to(PROJECT_ROOT) else args.corpus
-    return machine_header("melodylib vs Magenta 2.1.4", extra_versions={
-        "magenta": versions.get("magenta", "?"), "tensorflow (Magenta's venv)": versions.get("tensorflow", "?")},
+    corpus = (
+        args.corpus.relative_to(PROJECT_ROOT)
+        if args.corpus.is_relative_to(PROJECT_ROOT)
+        else args.corpus
+    )
+    return machine_header(
+        "melodylib vs Magenta 2.1.4",
+        extra_versions={
+            "magenta": versions.get("magenta", "?"),
+            "tensorflow (Magenta's venv)": versions.get("tensorflow", "?"),
+        },
         notes=[
             f"data: {corpus}/<config>/training_melodies.tfrecord (decompressed; both systems read the same file); "
             "default hparams (batch 128, [128, 128]); one process of each system per measurement, run back to back",
@@ -523,7 +728,8 @@ def header(args: argparse.Namespace, versions: dict[str, str]) -> str:
             "data/bundles/<config>.bundle, Magenta's written by its --save_generator_bundle from its training run; "
             f"sampling loop in-process after a warm-up (median of {args.sampling_repeats} for ours, "
             f"{args.magenta_sampling_repeats} for Magenta)",
-        ])
+        ],
+    )
 
 
 def seconds_text(seconds: float) -> str:
@@ -531,25 +737,64 @@ def seconds_text(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1.0 else f"{seconds:.2f} s"
 
 
-def report(summaries: dict[str, dict], args: argparse.Namespace, header_text: str, load_at_end: str,
-           failures: dict[str, str]) -> str:
+def report(
+    summaries: dict[str, dict],
+    args: argparse.Namespace,
+    header_text: str,
+    load_at_end: str,
+    failures: dict[str, str],
+) -> str:
     """The header and the three Markdown tables (plus the configs that failed, if any)."""
-    headers = ["config", "system", f"train {args.num_training_steps} steps (process)", "steps/s",
-               "useful tokens/s", "padding", "train peak RSS", f"generate {args.num_outputs}x{args.num_steps} (process)",
-               "sampling loop", "generate peak RSS"]
+    headers = [
+        "config",
+        "system",
+        f"train {args.num_training_steps} steps (process)",
+        "steps/s",
+        "useful tokens/s",
+        "padding",
+        "train peak RSS",
+        f"generate {args.num_outputs}x{args.num_steps} (process)",
+        "sampling loop",
+        "generate peak RSS",
+    ]
     rows = [row for summary in summaries.values() for row in per_config_rows(summary)]
-    parts = [header_text, f"- load average at the end {load_at_end}", "", markdown_table(headers, rows), "",
-             "Ours vs Magenta (how many times faster / smaller) against issue 9's targets:", "",
-             markdown_table(["config", "useful tokens/s", "sampling loop", "training process", "generation process",
-                             "peak RSS (train / generate)"],
-                            [ratio_row(summary) for summary in summaries.values()])]
+    parts = [
+        header_text,
+        f"- load average at the end {load_at_end}",
+        "",
+        markdown_table(headers, rows),
+        "",
+        "Ours vs Magenta (how many times faster / smaller) against issue 9's targets:",
+        "",
+        markdown_table(
+            [
+                "config",
+                "useful tokens/s",
+                "sampling loop",
+                "training process",
+                "generation process",
+                "peak RSS (train / generate)",
+            ],
+            [ratio_row(summary) for summary in summaries.values()],
+        ),
+    ]
     attention = attention_rows(summaries)
     if attention:
-        parts += ["", "attention_rnn's cost relative to basic_rnn's (per useful training token; per generated step):",
-                  "", markdown_table(["system", "training step", "generation step"], attention)]
+        parts += [
+            "",
+            "attention_rnn's cost relative to basic_rnn's (per useful training token; per generated step):",
+            "",
+            markdown_table(["system", "training step", "generation step"], attention),
+        ]
     if failures:
-        parts += ["", "Failed: " + "; ".join(f"{name}: {message.strip().splitlines()[0][:300] if message.strip() else '?'}"
-                                           for name, message in failures.items())]
+        parts += [
+            "",
+            "Failed: "
+            + "; ".join(
+                f"{name}: {message.strip().splitlines()[0][:300] if message.strip() else '?'}"
+                for name, message in failures.items()
+            ),
+        ]
     return "\n".join(parts)
 
 
@@ -559,26 +804,52 @@ def report(summaries: dict[str, dict], args: argparse.Namespace, header_text: st
 def parse_args(argv=None) -> argparse.Namespace:
     """The flags (quick defaults filled in)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", default=None,
-                        help=f"comma-separated (default {','.join(CONFIGS)}; with --quick basic_rnn)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 10 training steps, 2 outputs of 32 steps, one sampling repeat")
-    parser.add_argument("--output_json", default=None, help="also write the raw numbers and the summaries here")
-    parser.add_argument("--magenta_python", default=DEFAULT_MAGENTA_PYTHON,
-                        help=f"the python of Magenta's own venv (default {DEFAULT_MAGENTA_PYTHON})")
-    parser.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "data" / "corpus" / "full",
-                        help="folder with <config>/training_melodies.tfrecord (default data/corpus/full)")
-    parser.add_argument("--work_dir", type=Path, default=None,
-                        help="run directories, logs and the decompressed data (default: a new temporary folder, "
-                             "removed at the end); given, it is kept and its decompressed data reused")
-    parser.add_argument("--num_training_steps", type=int, default=None, help="default 50 (quick 10)")
+    parser.add_argument(
+        "--configs",
+        default=None,
+        help=f"comma-separated (default {','.join(CONFIGS)}; with --quick basic_rnn)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 10 training steps, 2 outputs of 32 steps, one sampling repeat",
+    )
+    parser.add_argument(
+        "--output_json", default=None, help="also write the raw numbers and the summaries here"
+    )
+    parser.add_argument(
+        "--magenta_python",
+        default=DEFAULT_MAGENTA_PYTHON,
+        help=f"the python of Magenta's own venv (default {DEFAULT_MAGENTA_PYTHON})",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=PROJECT_ROOT / "data" / "corpus" / "full",
+        help="folder with <config>/training_melodies.tfrecord (default data/corpus/full)",
+    )
+    parser.add_argument(
+        "--work_dir",
+        type=Path,
+        default=None,
+        help="run directories, logs and the decompressed data (default: a new temporary folder, "
+        "removed at the end); given, it is kept and its decompressed data reused",
+    )
+    parser.add_argument(
+        "--num_training_steps", type=int, default=None, help="default 50 (quick 10)"
+    )
     parser.add_argument("--summary_frequency", type=int, default=None, help="default 10 (quick 5)")
     parser.add_argument("--num_outputs", type=int, default=None, help="default 10 (quick 2)")
     parser.add_argument("--num_steps", type=int, default=None, help="default 128 (quick 32)")
-    parser.add_argument("--sampling_repeats", type=int, default=None, help="ours, default 5 (quick 1)")
+    parser.add_argument(
+        "--sampling_repeats", type=int, default=None, help="ours, default 5 (quick 1)"
+    )
     parser.add_argument("--magenta_sampling_repeats", type=int, default=1, help="default 1")
-    parser.add_argument("--magenta_bundle_hparams", default="",
-                        help="--hparams when writing Magenta's bundle, e.g. batch_size=1 (default none: batch 128)")
+    parser.add_argument(
+        "--magenta_bundle_hparams",
+        default="",
+        help="--hparams when writing Magenta's bundle, e.g. batch_size=1 (default none: batch 128)",
+    )
     # Children (internal)
     parser.add_argument("--child_replay", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child_sampling", default=None, help=argparse.SUPPRESS)
@@ -619,7 +890,9 @@ def main(argv=None) -> None:
         return child_sampling(args)
     versions = check_magenta_python(args.magenta_python)
     temporary = args.work_dir is None
-    args.work_dir = Path(tempfile.mkdtemp(prefix="vs_magenta_")) if temporary else args.work_dir.resolve()
+    args.work_dir = (
+        Path(tempfile.mkdtemp(prefix="vs_magenta_")) if temporary else args.work_dir.resolve()
+    )
     args.work_dir.mkdir(parents=True, exist_ok=True)
     args.corpus = args.corpus.resolve()
     header_text = header(args, versions)
@@ -633,7 +906,9 @@ def main(argv=None) -> None:
             except (SystemExit, Exception) as error:  # noqa: BLE001 - reported in the output
                 failures[name] = str(error)[-2000:]
                 progress(f"{name} FAILED:\n{failures[name]}")
-            if args.output_json:  # after every config, so a long run interrupted later keeps what it measured
+            if (
+                args.output_json
+            ):  # after every config, so a long run interrupted later keeps what it measured
                 write_json(args.output_json, raw, summaries, failures, versions, None)
     finally:
         if temporary:
@@ -646,10 +921,22 @@ def main(argv=None) -> None:
         sys.exit(1)
 
 
-def write_json(path: str, raw: dict, summaries: dict, failures: dict, versions: dict, table: str | None) -> None:
+def write_json(
+    path: str, raw: dict, summaries: dict, failures: dict, versions: dict, table: str | None
+) -> None:
     """The raw numbers, the summaries, the failures and the printed tables, as JSON."""
-    Path(path).write_text(json.dumps({"raw": raw, "summaries": summaries, "failures": failures, "table": table,
-                                      "versions": versions}, indent=2))
+    Path(path).write_text(
+        json.dumps(
+            {
+                "raw": raw,
+                "summaries": summaries,
+                "failures": failures,
+                "table": table,
+                "versions": versions,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

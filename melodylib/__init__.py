@@ -17,7 +17,7 @@ from melodylib import quiet_tensorflow
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 quiet_tensorflow.install()
 
-from melodylib.version import __version__  # noqa: E402 (after the environment default above)
+from melodylib.version import __version__  # noqa: E402, F401 (public; after the environment default)
 
 # public name -> module that defines it
 _PUBLIC_API: dict[str, str] = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from melodylib.errors import MelodylibError
 
@@ -24,7 +24,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     final = Path(path)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        handle, temporary_name = tempfile.mkstemp(
+            prefix=f".{final.name}.", suffix=".tmp", dir=final.parent
+        )
     except OSError as error:
         raise MelodylibError(
             f"cannot write {final}: {error.strerror or error}; choose an output path in a folder you can write to"

@@ -12,8 +12,8 @@ import glob
 import gzip
 import os
 import struct
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import google_crc32c
 
@@ -35,10 +35,17 @@ def _masked_crc32c(payload: bytes) -> int:
 def encode_record(payload: bytes) -> bytes:
     """One record in TFRecord framing: length, its checksum, the payload, its checksum."""
     length = struct.pack("<Q", len(payload))
-    return length + struct.pack("<I", _masked_crc32c(length)) + payload + struct.pack("<I", _masked_crc32c(payload))
+    return (
+        length
+        + struct.pack("<I", _masked_crc32c(length))
+        + payload
+        + struct.pack("<I", _masked_crc32c(payload))
+    )
 
 
-def write_records(path: str | os.PathLike, payloads: Iterable[bytes], compress: bool = False) -> int:
+def write_records(
+    path: str | os.PathLike, payloads: Iterable[bytes], compress: bool = False
+) -> int:
     """Write byte strings to a TFRecord file atomically (an earlier file stays intact on error); returns the count.
 
     `compress` writes a GZIP-compressed TFRecord (what TensorFlow's "GZIP" option reads): encoded
@@ -49,7 +56,9 @@ def write_records(path: str | os.PathLike, payloads: Iterable[bytes], compress: 
     count = 0
     with atomic_path(path) as temporary:
         try:
-            with (gzip.open(temporary, "wb", compresslevel=6) if compress else open(temporary, "wb")) as handle:
+            with (
+                gzip.open(temporary, "wb", compresslevel=6) if compress else open(temporary, "wb")
+            ) as handle:
                 for payload in payloads:
                     handle.write(encode_record(payload))
                     count += 1
@@ -71,20 +80,26 @@ def read_records(path: str | os.PathLike) -> Iterator[bytes]:
             if not header:
                 return
             if len(header) < 12:
-                raise MelodylibError(f"{path}: record {index} is truncated; the file is incomplete, write it again")
+                raise MelodylibError(
+                    f"{path}: record {index} is truncated; the file is incomplete, write it again"
+                )
             length, length_crc = struct.unpack("<QI", header)
             if _masked_crc32c(header[:8]) != length_crc:
-                raise MelodylibError(f"{path}: record {index} has a bad header checksum; is it a TFRecord file?")
+                raise MelodylibError(
+                    f"{path}: record {index} has a bad header checksum; is it a TFRecord file?"
+                )
             payload = handle.read(length)
             footer = handle.read(4)
             if len(payload) < length or len(footer) < 4:
-                raise MelodylibError(f"{path}: record {index} is truncated; the file is incomplete, write it again")
+                raise MelodylibError(
+                    f"{path}: record {index} is truncated; the file is incomplete, write it again"
+                )
             yield payload
             index += 1
 
 
 def compression_of(path: str | os.PathLike) -> str:
-    """"GZIP" for a GZIP-compressed TFRecord file, "" for a plain one (TensorFlow's compression_type)."""
+    """ "GZIP" for a GZIP-compressed TFRecord file, "" for a plain one (TensorFlow's compression_type)."""
     try:
         with open(path, "rb") as handle:
             return "GZIP" if handle.read(2) == GZIP_MAGIC else ""
@@ -104,12 +119,16 @@ def expand_paths(pattern: str | os.PathLike, what: str = "input") -> list[Path]:
             continue
         path = Path(part)
         if path.is_dir():
-            raise MelodylibError(f"--{what} {part} is a folder; give a TFRecord file (or a glob such as {part}/*.tfrecord)")
+            raise MelodylibError(
+                f"--{what} {part} is a folder; give a TFRecord file (or a glob such as {part}/*.tfrecord)"
+            )
         if not path.exists():
             raise MelodylibError(f"--{what} {part} does not exist; check the path")
         files.append(path)
     if not files:
-        raise MelodylibError(f"--{what}: no file matches '{pattern}'; check the path (globs are allowed)")
+        raise MelodylibError(
+            f"--{what}: no file matches '{pattern}'; check the path (globs are allowed)"
+        )
     return files
 
 

@@ -15,7 +15,9 @@ import mido
 TICKS_PER_BEAT = 220
 
 
-def midi_bytes(tracks: list[list], ticks_per_beat: int = TICKS_PER_BEAT, midi_type: int = 1) -> bytes:
+def midi_bytes(
+    tracks: list[list], ticks_per_beat: int = TICKS_PER_BEAT, midi_type: int = 1
+) -> bytes:
     """A MIDI file from lists of mido messages (times are deltas in ticks)."""
     midi_file = mido.MidiFile(type=midi_type, ticks_per_beat=ticks_per_beat)
     for messages in tracks:
@@ -53,7 +55,12 @@ def good_midi() -> bytes:
     return midi_bytes([meta, melody, bass, drums])
 
 
-def raw_midi(track_payloads: list[bytes], midi_format: int = 1, division: int = TICKS_PER_BEAT, num_tracks: int | None = None) -> bytes:
+def raw_midi(
+    track_payloads: list[bytes],
+    midi_format: int = 1,
+    division: int = TICKS_PER_BEAT,
+    num_tracks: int | None = None,
+) -> bytes:
     """A MIDI file written chunk by chunk (for defects mido refuses to write)."""
     count = len(track_payloads) if num_tracks is None else num_tracks
     data = b"MThd" + struct.pack(">IHHH", 6, midi_format, count, division)
@@ -96,7 +103,9 @@ def zero_tracks() -> bytes:
 
 
 def no_notes() -> bytes:
-    return midi_bytes([meta_track(120.0) + [mido.MetaMessage("track_name", name="silence", time=0)]])
+    return midi_bytes(
+        [meta_track(120.0) + [mido.MetaMessage("track_name", name="silence", time=0)]]
+    )
 
 
 def zero_length_notes() -> bytes:
@@ -124,7 +133,10 @@ def drums_only() -> bytes:
 def chords() -> bytes:
     """A C major triad (three simultaneous notes) then a G."""
     on = [mido.Message("note_on", note=pitch, velocity=80, time=0) for pitch in (60, 64, 67)]
-    off = [mido.Message("note_off", note=pitch, velocity=0, time=440 if pitch == 60 else 0) for pitch in (60, 64, 67)]
+    off = [
+        mido.Message("note_off", note=pitch, velocity=0, time=440 if pitch == 60 else 0)
+        for pitch in (60, 64, 67)
+    ]
     return midi_bytes([meta_track(), on + off + note(67, 220)])
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import melodylib.evaluation.baselines as baselines
-from melodylib.evaluation.baselines import NGramModel, evaluate_baselines, standard_baselines
 from melodylib.errors import MelodylibError
+from melodylib.evaluation.baselines import NGramModel, evaluate_baselines, standard_baselines
 
 
 def random_corpus(num_classes: int, num_melodies: int, seed: int) -> list[np.ndarray]:
@@ -22,7 +22,9 @@ def test_unigram_add_one_probability_is_exact() -> None:
     model = NGramModel(1, 2).fit([[1, 0, 1, 0, 0]])
     assert model.distribution([]) == pytest.approx([4 / 6, 2 / 6], abs=1e-15)
     assert model.log_prob([], 0) == pytest.approx(math.log(4 / 6), abs=1e-15)
-    assert model.log_prob([1, 1, 1], 0) == pytest.approx(math.log(4 / 6), abs=1e-15)  # context ignored
+    assert model.log_prob([1, 1, 1], 0) == pytest.approx(
+        math.log(4 / 6), abs=1e-15
+    )  # context ignored
 
 
 def test_first_label_is_not_counted_like_the_lstm() -> None:
@@ -43,7 +45,9 @@ def test_bigram_on_alternating_sequence_has_the_hand_computed_loss() -> None:
     assert metrics["accuracy"] == 1.0
     assert metrics["event_accuracy"] == 1.0 and metrics["no_event_accuracy"] == 1.0
     assert metrics["steps"] == 4
-    assert model.sequence_log_likelihood([0, 1, 0, 1, 0]) == pytest.approx(-4 * expected_loss, abs=1e-12)
+    assert model.sequence_log_likelihood([0, 1, 0, 1, 0]) == pytest.approx(
+        -4 * expected_loss, abs=1e-12
+    )
 
 
 def test_bigram_unseen_context_is_uniform_and_additive_constant_is_used() -> None:
@@ -70,18 +74,31 @@ def test_four_gram_truncates_context_at_melody_start() -> None:
     bigram = NGramModel(2, 5, smoothing="witten_bell").fit(corpus)
     # With one label of context, the 4-gram's estimate is the Witten-Bell bigram's.
     for label in range(5):
-        assert four_gram.distribution([label]) == pytest.approx(bigram.distribution([label]), abs=1e-14)
+        assert four_gram.distribution([label]) == pytest.approx(
+            bigram.distribution([label]), abs=1e-14
+        )
     # Only the last order-1 = 3 context labels matter.
-    assert four_gram.distribution([4, 4, 1, 2, 3]) == pytest.approx(four_gram.distribution([1, 2, 3]), abs=1e-15)
+    assert four_gram.distribution([4, 4, 1, 2, 3]) == pytest.approx(
+        four_gram.distribution([1, 2, 3]), abs=1e-15
+    )
 
 
 @pytest.mark.parametrize(
     ("order", "smoothing"),
-    [(1, "additive"), (2, "additive"), (3, "additive"), (1, "witten_bell"), (2, "witten_bell"), (4, "witten_bell")],
+    [
+        (1, "additive"),
+        (2, "additive"),
+        (3, "additive"),
+        (1, "witten_bell"),
+        (2, "witten_bell"),
+        (4, "witten_bell"),
+    ],
 )
 def test_probabilities_sum_to_one_for_every_context(order: int, smoothing: str) -> None:
     num_classes = 4
-    model = NGramModel(order, num_classes, smoothing).fit(random_corpus(num_classes, 30, seed=order))
+    model = NGramModel(order, num_classes, smoothing).fit(
+        random_corpus(num_classes, 30, seed=order)
+    )
     rng = np.random.default_rng(7)
     contexts = [[], [0], [3, 3], [1, 2, 3], [3, 3, 3, 3, 3]] + [
         list(rng.integers(0, num_classes, size=rng.integers(0, 6))) for _ in range(50)
@@ -141,7 +158,11 @@ def test_vectorised_scoring_equals_per_step_log_probs(monkeypatch: pytest.Monkey
 
 
 def test_names() -> None:
-    assert [model.name for model in standard_baselines(38)] == ["unigram", "bigram (Markov)", "4-gram (Witten-Bell)"]
+    assert [model.name for model in standard_baselines(38)] == [
+        "unigram",
+        "bigram (Markov)",
+        "4-gram (Witten-Bell)",
+    ]
     assert NGramModel(2, 38, "witten_bell").name == "bigram (Markov, Witten-Bell)"
     assert NGramModel(3, 38, "additive").name == "trigram (add-1)"
 
@@ -151,7 +172,9 @@ def test_evaluate_baselines_rows() -> None:
     rows = evaluate_baselines(corpus[:15], corpus[15:], num_classes=5, no_event_label=0)
     assert [row["name"] for row in rows] == ["unigram", "bigram (Markov)", "4-gram (Witten-Bell)"]
     assert all(row["fitted_on"] == "train" for row in rows)
-    assert rows[0]["loss"] == pytest.approx(NGramModel(1, 5).fit(corpus[:15]).evaluate(corpus[15:])["loss"])
+    assert rows[0]["loss"] == pytest.approx(
+        NGramModel(1, 5).fit(corpus[:15]).evaluate(corpus[15:])["loss"]
+    )
     assert evaluate_baselines(None, corpus, num_classes=5)[0]["fitted_on"] == "eval"
 
 

@@ -25,11 +25,14 @@ ENCODERS = {
     "onehot": OneHotEncoder(MelodyOneHotEncoding(48, 84)),
     "lookback": LookbackEncoder(MelodyOneHotEncoding(48, 84)),
     "key": KeyEncoder(48, 84),
-    "lookback_custom": LookbackEncoder(MelodyOneHotEncoding(60, 72), lookback_distances=[3, 5],
-                                       binary_counter_bits=3),
+    "lookback_custom": LookbackEncoder(
+        MelodyOneHotEncoding(60, 72), lookback_distances=[3, 5], binary_counter_bits=3
+    ),
     "key_custom": KeyEncoder(60, 72, lookback_distances=[4], binary_counter_bits=4),
     # No lookbacks and no counter: the empty blocks must leave no columns behind.
-    "lookback_bare": LookbackEncoder(MelodyOneHotEncoding(60, 72), lookback_distances=[], binary_counter_bits=0),
+    "lookback_bare": LookbackEncoder(
+        MelodyOneHotEncoding(60, 72), lookback_distances=[], binary_counter_bits=0
+    ),
     "key_bare": KeyEncoder(60, 72, lookback_distances=[], binary_counter_bits=0),
 }
 
@@ -42,14 +45,18 @@ def random_melodies(encoder, num_melodies: int, length: int, seed: int) -> np.nd
     melodies = np.empty((num_melodies, length), np.int64)
     for row in range(num_melodies):
         choice = rng.random(length)
-        notes = np.where(rng.random(length) < 0.7, rng.choice(pool, length), rng.integers(low, high, length))
+        notes = np.where(
+            rng.random(length) < 0.7, rng.choice(pool, length), rng.integers(low, high, length)
+        )
         melodies[row] = np.where(choice < 0.4, NO_EVENT, np.where(choice < 0.5, NOTE_OFF, notes))
         # Copy whole bars now and then, as lookback melodies do.
         for start in range(8, length, 8):
             if rng.random() < 0.3:
                 distance = rng.choice([3, 4, 5, 16, 32])
                 if start >= distance:
-                    melodies[row, start:start + 4] = melodies[row, start - distance:start - distance + 4]
+                    melodies[row, start : start + 4] = melodies[
+                        row, start - distance : start - distance + 4
+                    ]
     return melodies
 
 
@@ -76,8 +83,12 @@ def test_graph_encoder_inputs_and_labels_equal_the_numpy_encoder(name):
     melodies = random_melodies(encoder, num_melodies=6, length=70, seed=len(name))
     inputs, labels = graph_rows(encoder, melodies)
     for row, melody in enumerate(melodies):
-        np.testing.assert_array_equal(inputs[row], encoder.inputs(melody), err_msg=f"inputs of melody {row}")
-        np.testing.assert_array_equal(labels[row], encoder.labels(melody), err_msg=f"labels of melody {row}")
+        np.testing.assert_array_equal(
+            inputs[row], encoder.inputs(melody), err_msg=f"inputs of melody {row}"
+        )
+        np.testing.assert_array_equal(
+            labels[row], encoder.labels(melody), err_msg=f"labels of melody {row}"
+        )
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
@@ -90,7 +101,9 @@ def test_graph_decoding_equals_class_index_to_event(name):
         for index in range(encoder.num_classes):
             classes = tf.fill([len(melodies)], index)
             decoded = graph.decode(classes, history, tf.constant(position, tf.int32)).numpy()
-            expected = [encoder.class_index_to_event(index, melody[:position]) for melody in melodies]
+            expected = [
+                encoder.class_index_to_event(index, melody[:position]) for melody in melodies
+            ]
             assert list(decoded) == expected, (index, position)
 
 
@@ -113,20 +126,29 @@ def generators() -> dict[str, MelodyGenerator]:
     return result
 
 
-@pytest.mark.parametrize("search", [{}, {"beam_size": 3, "branch_factor": 2, "steps_per_iteration": 2}],
-                         ids=["sampling", "beam_search"])
+@pytest.mark.parametrize(
+    "search",
+    [{}, {"beam_size": 3, "branch_factor": 2, "steps_per_iteration": 2}],
+    ids=["sampling", "beam_search"],
+)
 @pytest.mark.parametrize("name", ["basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"])
 def test_compiled_loop_samples_what_the_python_loop_samples(generators, name, search):
     generator = generators[name]
     primer = [67, NO_EVENT, 64, NO_EVENT, 62, NOTE_OFF, 60, NO_EVENT, 62, 64]
-    compiled = generator.generate(primer, num_steps=60, num_outputs=5, temperature=0.9, seed=21, **search)
+    compiled = generator.generate(
+        primer, num_steps=60, num_outputs=5, temperature=0.9, seed=21, **search
+    )
     sampler, generator._sampler = generator._sampler, None
     try:
-        python = generator.generate(primer, num_steps=60, num_outputs=5, temperature=0.9, seed=21, **search)
+        python = generator.generate(
+            primer, num_steps=60, num_outputs=5, temperature=0.9, seed=21, **search
+        )
     finally:
         generator._sampler = sampler
     assert [melody.events for melody in compiled] == [melody.events for melody in python]
-    np.testing.assert_allclose([m.log_likelihood for m in compiled], [m.log_likelihood for m in python], rtol=1e-5)
+    np.testing.assert_allclose(
+        [m.log_likelihood for m in compiled], [m.log_likelihood for m in python], rtol=1e-5
+    )
     # And each score is the melody's log-likelihood under the model.
     for melody in compiled:
         expected = generator.log_likelihood(melody.model_events, temperature=0.9, squash=False)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from melodylib.encoding.configs import get_config
 from melodylib.data.datasets import (
     EVAL_FILE,
     TRAINING_FILE,
@@ -19,16 +18,26 @@ from melodylib.data.datasets import (
     make_dataset,
     melodies_from_note_sequence,
 )
-from melodylib.errors import MelodylibError
-from melodylib.music.notesequence import Note, NoteSequence, Tempo, TimeSignature, read_note_sequences, write_note_sequences
 from melodylib.data.sequence_examples import read_sequence_examples, sequence_example_bytes
+from melodylib.encoding.configs import get_config
+from melodylib.errors import MelodylibError
+from melodylib.music.notesequence import (
+    Note,
+    NoteSequence,
+    Tempo,
+    TimeSignature,
+    read_note_sequences,
+    write_note_sequences,
+)
 from melodylib.tfrecords import write_records
 
 SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
 EIGHTH = 0.25  # seconds at 120 qpm: 2 steps of a 16th
 
 
-def tune(sequence_id: str, bars: int = 8, seed: int = 0, pitches=SCALE, chord: bool = False) -> NoteSequence:
+def tune(
+    sequence_id: str, bars: int = 8, seed: int = 0, pitches=SCALE, chord: bool = False
+) -> NoteSequence:
     """A monophonic tune of eighth notes in 4/4 at 120 qpm (8 eighths per bar)."""
     rng = np.random.default_rng(seed)
     notes = []
@@ -38,8 +47,12 @@ def tune(sequence_id: str, bars: int = 8, seed: int = 0, pitches=SCALE, chord: b
         if chord and index == 3:
             notes.append(Note(pitch - 5, 80, index * EIGHTH, (index + 1) * EIGHTH))
     return NoteSequence(
-        notes=notes, tempos=[Tempo(0.0, 120.0)], time_signatures=[TimeSignature(0.0, 4, 4)],
-        total_time=bars * 8 * EIGHTH, id=sequence_id, filename=f"{sequence_id}.mid",
+        notes=notes,
+        tempos=[Tempo(0.0, 120.0)],
+        time_signatures=[TimeSignature(0.0, 4, 4)],
+        total_time=bars * 8 * EIGHTH,
+        id=sequence_id,
+        filename=f"{sequence_id}.mid",
     )
 
 
@@ -66,8 +79,9 @@ def split_of(output_dir) -> tuple[list[int], list[int]]:
 
 def test_create_dataset_writes_magenta_sequence_examples(note_sequence_file, tmp_path):
     config = get_config("lookback_rnn")
-    summary = create_dataset(note_sequence_file, config, tmp_path, eval_ratio=0.3, seed=0, num_workers=1,
-                             progress=False)
+    summary = create_dataset(
+        note_sequence_file, config, tmp_path, eval_ratio=0.3, seed=0, num_workers=1, progress=False
+    )
     assert (tmp_path / TRAINING_FILE).exists() and (tmp_path / EVAL_FILE).exists()
     # Every record parses with TensorFlow to the encoding of one extracted, squashed melody.
     expected = {}
@@ -78,23 +92,36 @@ def test_create_dataset_writes_magenta_sequence_examples(note_sequence_file, tmp
     found = 0
     for path in (tmp_path / TRAINING_FILE, tmp_path / EVAL_FILE):
         for raw in tf.data.TFRecordDataset(str(path)):
-            _, parsed = tf.io.parse_single_sequence_example(raw, sequence_features={
-                "inputs": tf.io.FixedLenSequenceFeature([config.encoder.input_size], tf.float32),
-                "labels": tf.io.FixedLenSequenceFeature([], tf.int64)})
-            matches = [key for key, (inputs, labels) in expected.items()
-                       if labels.shape == parsed["labels"].shape and np.array_equal(labels, parsed["labels"].numpy())
-                       and np.array_equal(inputs, parsed["inputs"].numpy())]
+            _, parsed = tf.io.parse_single_sequence_example(
+                raw,
+                sequence_features={
+                    "inputs": tf.io.FixedLenSequenceFeature(
+                        [config.encoder.input_size], tf.float32
+                    ),
+                    "labels": tf.io.FixedLenSequenceFeature([], tf.int64),
+                },
+            )
+            matches = [
+                key
+                for key, (inputs, labels) in expected.items()
+                if labels.shape == parsed["labels"].shape
+                and np.array_equal(labels, parsed["labels"].numpy())
+                and np.array_equal(inputs, parsed["inputs"].numpy())
+            ]
             assert matches, "a written example matches no encoded melody"
             found += 1
     assert found == len(expected) == summary.training_melodies + summary.eval_melodies == 30
-    assert summary.training_steps + summary.eval_steps == sum(len(labels) for _, labels in expected.values())
+    assert summary.training_steps + summary.eval_steps == sum(
+        len(labels) for _, labels in expected.values()
+    )
     info = json.loads((tmp_path / "dataset_info.json").read_text())
     assert info["config"] == "lookback_rnn" and info["input_size"] == 121 and info["seed"] == 0
 
 
 def test_magenta_statistics_are_counted(note_sequence_file, tmp_path):
-    summary = create_dataset(note_sequence_file, "basic_rnn", tmp_path, eval_ratio=0.0, num_workers=1,
-                             progress=False)
+    summary = create_dataset(
+        note_sequence_file, "basic_rnn", tmp_path, eval_ratio=0.0, num_workers=1, progress=False
+    )
     counters = summary.counters
     assert counters["melodies_discarded_too_short"] == 1
     assert counters["melodies_discarded_too_few_pitches"] == 1
@@ -102,14 +129,24 @@ def test_magenta_statistics_are_counted(note_sequence_file, tmp_path):
     assert counters["transpositions_generated"] == 33
     # Magenta's RandomPartition counts input sequences per bucket.
     assert counters["training_melodies_count"] == 33 and counters["eval_melodies_count"] == 0
-    for name in ("sequences_discarded_because_multiple_time_signatures", "sequences_discarded_because_multiple_tempos",
-                 "sequences_discarded_because_bad_time_signature", "melodies_discarded_too_long",
-                 "melodies_truncated"):
+    for name in (
+        "sequences_discarded_because_multiple_time_signatures",
+        "sequences_discarded_because_multiple_tempos",
+        "sequences_discarded_because_bad_time_signature",
+        "melodies_discarded_too_long",
+        "melodies_truncated",
+    ):
         assert counters[name] == 0 and name in counters
-    assert sum(value for name, value in counters.items() if name.startswith("melody_lengths_in_bars")) == 30
+    assert (
+        sum(value for name, value in counters.items() if name.startswith("melody_lengths_in_bars"))
+        == 30
+    )
     statistics = summary.magenta_statistics()
     assert statistics["DAGPipeline_MelodyExtractor_training_melodies_discarded_too_short"] == 1
-    assert statistics["DAGPipeline_Quantizer_training_sequences_discarded_because_multiple_tempos"] == 0
+    assert (
+        statistics["DAGPipeline_Quantizer_training_sequences_discarded_because_multiple_tempos"]
+        == 0
+    )
     assert statistics["DAGPipeline_TranspositionPipeline_training_transpositions_generated"] == 33
     assert statistics["DAGPipeline_RandomPartition_training_melodies_count"] == 33
     text = summary.format()
@@ -119,7 +156,14 @@ def test_magenta_statistics_are_counted(note_sequence_file, tmp_path):
 
 def test_split_depends_only_on_id_and_seed(note_sequence_file, tmp_path):
     def run(name, **options):
-        create_dataset(note_sequence_file, "basic_rnn", tmp_path / name, num_workers=1, progress=False, **options)
+        create_dataset(
+            note_sequence_file,
+            "basic_rnn",
+            tmp_path / name,
+            num_workers=1,
+            progress=False,
+            **options,
+        )
         return split_of(tmp_path / name)
 
     first = run("a", eval_ratio=0.5, seed=3)
@@ -139,8 +183,22 @@ def test_split_depends_only_on_id_and_seed(note_sequence_file, tmp_path):
 
 
 def test_worker_processes_give_the_same_data_set(note_sequence_file, tmp_path):
-    create_dataset(note_sequence_file, "basic_rnn", tmp_path / "one", eval_ratio=0.3, num_workers=1, progress=False)
-    create_dataset(note_sequence_file, "basic_rnn", tmp_path / "two", eval_ratio=0.3, num_workers=2, progress=False)
+    create_dataset(
+        note_sequence_file,
+        "basic_rnn",
+        tmp_path / "one",
+        eval_ratio=0.3,
+        num_workers=1,
+        progress=False,
+    )
+    create_dataset(
+        note_sequence_file,
+        "basic_rnn",
+        tmp_path / "two",
+        eval_ratio=0.3,
+        num_workers=2,
+        progress=False,
+    )
     for name in (TRAINING_FILE, EVAL_FILE):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
@@ -150,8 +208,14 @@ def test_sequences_without_ids_are_split_by_content(tmp_path):
     for sequence in sequences:
         sequence.filename = ""
     write_note_sequences(tmp_path / "anonymous.tfrecord", sequences)
-    summary = create_dataset(tmp_path / "anonymous.tfrecord", "basic_rnn", tmp_path / "out", eval_ratio=0.5,
-                             num_workers=1, progress=False)
+    summary = create_dataset(
+        tmp_path / "anonymous.tfrecord",
+        "basic_rnn",
+        tmp_path / "out",
+        eval_ratio=0.5,
+        num_workers=1,
+        progress=False,
+    )
     assert summary.training_melodies > 0 and summary.eval_melodies > 0
 
 
@@ -165,9 +229,23 @@ def test_bad_arguments_name_the_flag(note_sequence_file, tmp_path):
 
 
 def test_compressed_data_sets_read_everywhere(note_sequence_file, tmp_path):
-    create_dataset(note_sequence_file, "basic_rnn", tmp_path / "plain", eval_ratio=0.0, num_workers=1, progress=False)
-    create_dataset(note_sequence_file, "basic_rnn", tmp_path / "gzip", eval_ratio=0.0, num_workers=1, progress=False,
-                   compress=True)
+    create_dataset(
+        note_sequence_file,
+        "basic_rnn",
+        tmp_path / "plain",
+        eval_ratio=0.0,
+        num_workers=1,
+        progress=False,
+    )
+    create_dataset(
+        note_sequence_file,
+        "basic_rnn",
+        tmp_path / "gzip",
+        eval_ratio=0.0,
+        num_workers=1,
+        progress=False,
+        compress=True,
+    )
     packed = tmp_path / "gzip" / TRAINING_FILE
     assert packed.read_bytes()[:2] == b"\x1f\x8b"
     assert packed.stat().st_size < (tmp_path / "plain" / TRAINING_FILE).stat().st_size / 5
@@ -179,11 +257,15 @@ def test_compressed_data_sets_read_everywhere(note_sequence_file, tmp_path):
         np.testing.assert_array_equal(labels_a, labels_b)
     assert check_input_size(packed, 38, "basic_rnn") == 1
     batches = list(make_dataset(packed, 38, 4, shuffle=False, repeat=False, drop_remainder=False))
-    assert sum(int(mask.numpy().sum()) for _, _, mask in batches) == sum(len(labels) for _, labels in plain)
+    assert sum(int(mask.numpy().sum()) for _, _, mask in batches) == sum(
+        len(labels) for _, labels in plain
+    )
 
 
 def test_data_for_another_config_is_rejected_naming_both_widths(note_sequence_file, tmp_path):
-    create_dataset(note_sequence_file, "basic_rnn", tmp_path, eval_ratio=0.0, num_workers=1, progress=False)
+    create_dataset(
+        note_sequence_file, "basic_rnn", tmp_path, eval_ratio=0.0, num_workers=1, progress=False
+    )
     with pytest.raises(MelodylibError) as error:
         check_input_size(tmp_path / TRAINING_FILE, 74, "attention_rnn")
     message = str(error.value)
@@ -192,7 +274,9 @@ def test_data_for_another_config_is_rejected_naming_both_widths(note_sequence_fi
 
 
 def test_an_empty_data_set_is_an_error(note_sequence_file, tmp_path):
-    create_dataset(note_sequence_file, "basic_rnn", tmp_path, eval_ratio=0.0, num_workers=1, progress=False)
+    create_dataset(
+        note_sequence_file, "basic_rnn", tmp_path, eval_ratio=0.0, num_workers=1, progress=False
+    )
     assert (tmp_path / EVAL_FILE).stat().st_size == 0
     with pytest.raises(MelodylibError, match="holds no melodies"):
         check_input_size(tmp_path / EVAL_FILE, 38, "basic_rnn")
@@ -207,7 +291,11 @@ def write_examples(path, lengths, input_size=6, num_classes=5, seed=0, compress=
         inputs = rng.random((length, input_size)).astype(np.float32) + 0.5
         labels = rng.integers(1, num_classes, size=length)
         examples.append((inputs, labels))
-    write_records(path, [sequence_example_bytes(inputs, labels) for inputs, labels in examples], compress=compress)
+    write_records(
+        path,
+        [sequence_example_bytes(inputs, labels) for inputs, labels in examples],
+        compress=compress,
+    )
     return examples
 
 
@@ -216,8 +304,16 @@ def test_batches_are_padded_and_the_mask_marks_exactly_the_real_steps(tmp_path):
     examples = write_examples(tmp_path / "part-a.tfrecord", lengths[:20], seed=1)
     examples += write_examples(tmp_path / "part-b.tfrecord", lengths[20:], seed=2, compress=False)
     by_length = {len(labels): (inputs, labels) for inputs, labels in examples}
-    dataset = make_dataset(str(tmp_path / "part-*.tfrecord"), 6, 4, shuffle=True, repeat=False,
-                           drop_remainder=False, bucket_width=8, seed=5)
+    dataset = make_dataset(
+        str(tmp_path / "part-*.tfrecord"),
+        6,
+        4,
+        shuffle=True,
+        repeat=False,
+        drop_remainder=False,
+        bucket_width=8,
+        seed=5,
+    )
     seen = []
     for inputs, labels, mask in dataset:
         inputs, labels, mask = inputs.numpy(), labels.numpy(), mask.numpy()
@@ -225,7 +321,9 @@ def test_batches_are_padded_and_the_mask_marks_exactly_the_real_steps(tmp_path):
         assert inputs.shape[:2] == labels.shape == mask.shape and inputs.shape[2] == 6
         for row in range(len(labels)):
             length = int(mask[row].sum())
-            np.testing.assert_array_equal(mask[row], (np.arange(mask.shape[1]) < length).astype(np.float32))
+            np.testing.assert_array_equal(
+                mask[row], (np.arange(mask.shape[1]) < length).astype(np.float32)
+            )
             original_inputs, original_labels = by_length[length]
             np.testing.assert_array_equal(labels[row, :length], original_labels)
             np.testing.assert_array_equal(inputs[row, :length], original_inputs)
@@ -260,10 +358,13 @@ def test_shuffling_changes_the_order_and_the_seed_fixes_it(tmp_path):
 
 def test_bucketing_keeps_padding_small(tmp_path):
     rng = np.random.default_rng(3)
-    lengths = rng.integers(100, 512, size=640).tolist()  # Magenta's melodies: 7 bars up to 512 steps
+    lengths = rng.integers(
+        100, 512, size=640
+    ).tolist()  # Magenta's melodies: 7 bars up to 512 steps
     write_examples(tmp_path / "data.tfrecord", lengths, input_size=2, num_classes=3)
-    dataset = make_dataset(tmp_path / "data.tfrecord", 2, 8, shuffle=True, repeat=False, seed=0,
-                           drop_remainder=False)
+    dataset = make_dataset(
+        tmp_path / "data.tfrecord", 2, 8, shuffle=True, repeat=False, seed=0, drop_remainder=False
+    )
     real = total = 0
     for _, _, mask in dataset:
         real += float(mask.numpy().sum())
@@ -277,12 +378,23 @@ def test_bucketing_keeps_padding_small(tmp_path):
 
 def test_small_integer_inputs_wait_as_int8_and_come_back_exact(tmp_path):
     rng = np.random.default_rng(4)
-    examples = [(rng.integers(-1, 2, size=(length, 6)).astype(np.float32), rng.integers(1, 5, size=length))
-                for length in (5, 9, 14)]
-    write_records(tmp_path / "data.tfrecord", [sequence_example_bytes(i, l) for i, l in examples])
-    dataset = make_dataset(tmp_path / "data.tfrecord", 6, 3, shuffle=False, repeat=False, drop_remainder=False,
-                           bucket_width=100)
-    (inputs, labels, mask), = list(dataset)
+    examples = [
+        (rng.integers(-1, 2, size=(length, 6)).astype(np.float32), rng.integers(1, 5, size=length))
+        for length in (5, 9, 14)
+    ]
+    write_records(
+        tmp_path / "data.tfrecord", [sequence_example_bytes(i, labels) for i, labels in examples]
+    )
+    dataset = make_dataset(
+        tmp_path / "data.tfrecord",
+        6,
+        3,
+        shuffle=False,
+        repeat=False,
+        drop_remainder=False,
+        bucket_width=100,
+    )
+    ((inputs, labels, mask),) = list(dataset)
     assert inputs.dtype == np.float32
     for row, (original_inputs, _) in enumerate(examples):
         np.testing.assert_array_equal(inputs.numpy()[row, : len(original_inputs)], original_inputs)
@@ -291,7 +403,10 @@ def test_small_integer_inputs_wait_as_int8_and_come_back_exact(tmp_path):
 def test_a_data_set_that_turns_non_integer_after_its_first_melody_is_an_error(tmp_path):
     first = (np.ones((8, 6), np.float32), np.ones(8, np.int64))
     second = (np.full((8, 6), 0.5, np.float32), np.ones(8, np.int64))
-    write_records(tmp_path / "data.tfrecord", [sequence_example_bytes(*first), sequence_example_bytes(*second)])
+    write_records(
+        tmp_path / "data.tfrecord",
+        [sequence_example_bytes(*first), sequence_example_bytes(*second)],
+    )
     dataset = make_dataset(tmp_path / "data.tfrecord", 6, 2, shuffle=False, repeat=False)
     expected = "data.tfrecord: the inputs of a melody are not all integers"
     with pytest.raises(tf.errors.InvalidArgumentError, match=expected):

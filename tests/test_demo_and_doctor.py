@@ -5,10 +5,10 @@ import wave
 import pytest
 
 from melodylib.bundles.bundle import save_bundle
-from melodylib.cli.main import main
-from melodylib.encoding.configs import get_config
 from melodylib.cli.demo import run_demo
+from melodylib.cli.main import main
 from melodylib.course.shipped import shipped_bundles
+from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
 from melodylib.models.melody_rnn import build_model
 
@@ -39,8 +39,22 @@ def test_the_demo_says_how_to_get_bundles_when_there_are_none(tmp_path):
 
 
 def test_the_demo_command(bundle_dir, tmp_path, capsys):
-    assert main(["demo", "--bundle_dir", str(bundle_dir), "--output_dir", str(tmp_path), "--num_outputs", "1",
-                 "--num_steps", "32"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--bundle_dir",
+                str(bundle_dir),
+                "--output_dir",
+                str(tmp_path),
+                "--num_outputs",
+                "1",
+                "--num_steps",
+                "32",
+            ]
+        )
+        == 0
+    )
     assert "Wrote 2 MIDI files" in capsys.readouterr().out
 
 

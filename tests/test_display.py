@@ -69,13 +69,18 @@ def fresh_synthesizer_state(monkeypatch):
 
 @pytest.fixture
 def no_fluidsynth(monkeypatch, fresh_synthesizer_state):
-    monkeypatch.setitem(sys.modules, "fluidsynth", None)  # makes `import fluidsynth` raise ImportError
+    monkeypatch.setitem(
+        sys.modules, "fluidsynth", None
+    )  # makes `import fluidsynth` raise ImportError
 
 
 # --- pitch names and note spans ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pitch, name", [(60, "C4"), (66, "F#4"), (69, "A4"), (0, "C-1"), (127, "G9"), (48, "C3"), (83, "B5")])
+@pytest.mark.parametrize(
+    "pitch, name",
+    [(60, "C4"), (66, "F#4"), (69, "A4"), (0, "C-1"), (127, "G9"), (48, "C3"), (83, "B5")],
+)
 def test_pitch_name(pitch, name):
     assert display.pitch_name(pitch) == name
 
@@ -102,18 +107,30 @@ def test_event_note_spans_rejects_bad_events():
 
 
 def test_piano_roll_of_events_with_primer(tmp_path):
-    figure = display.plot_piano_roll(MELODY, primer_steps=len(PRIMER), title="primer and continuation")
+    figure = display.plot_piano_roll(
+        MELODY, primer_steps=len(PRIMER), title="primer and continuation"
+    )
     save_and_check_png(figure, tmp_path / "roll.png")
     axes = figure.axes[0]
     spans = display.event_note_spans(MELODY)
-    primer_patches, continuation_patches = note_patches(axes, "primer"), note_patches(axes, "continuation")
+    primer_patches, continuation_patches = (
+        note_patches(axes, "primer"),
+        note_patches(axes, "continuation"),
+    )
     assert len(primer_patches) + len(continuation_patches) == len(spans) == 8
     assert len(primer_patches) == 4
     primer_colors = {patch.get_facecolor() for patch in primer_patches}
     continuation_colors = {patch.get_facecolor() for patch in continuation_patches}
-    assert len(primer_colors) == 1 and len(continuation_colors) == 1 and primer_colors != continuation_colors
+    assert (
+        len(primer_colors) == 1
+        and len(continuation_colors) == 1
+        and primer_colors != continuation_colors
+    )
     # Rectangles sit where the events say: C4 from step 0 to 4, the last C4 from 26 to the end (32).
-    rectangles = sorted((patch.get_x(), patch.get_width(), patch.get_y() + patch.get_height() / 2) for patch in note_patches(axes))
+    rectangles = sorted(
+        (patch.get_x(), patch.get_width(), patch.get_y() + patch.get_height() / 2)
+        for patch in note_patches(axes)
+    )
     assert rectangles[0] == pytest.approx((0.0, 4.0, 60.0))
     assert rectangles[-1] == pytest.approx((26.0, 6.0, 60.0))
     labels = [label.get_text() for label in axes.get_yticklabels()]
@@ -141,7 +158,13 @@ def test_piano_roll_without_primer_uses_one_colour():
 def test_piano_roll_bar_lines_every_steps_per_bar():
     events = [60] + [-2] * 63
     assert bar_lines(display.plot_piano_roll(events).axes[0]) == [16.0, 32.0, 48.0]
-    assert bar_lines(display.plot_piano_roll(events, steps_per_bar=12).axes[0]) == [12.0, 24.0, 36.0, 48.0, 60.0]
+    assert bar_lines(display.plot_piano_roll(events, steps_per_bar=12).axes[0]) == [
+        12.0,
+        24.0,
+        36.0,
+        48.0,
+        60.0,
+    ]
 
 
 def test_piano_roll_in_seconds_uses_the_tempo():
@@ -149,13 +172,17 @@ def test_piano_roll_in_seconds_uses_the_tempo():
     axes = display.plot_piano_roll(events, time_unit="seconds", primer_steps=16).axes[0]
     assert axes.get_xlim() == pytest.approx((0.0, 8.0))
     assert bar_lines(axes) == pytest.approx([2.0, 4.0, 6.0])
-    assert [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "primer-end"] == [pytest.approx(2.0)]
+    assert [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "primer-end"] == [
+        pytest.approx(2.0)
+    ]
     slower = display.plot_piano_roll(events, time_unit="seconds", qpm=60).axes[0]
     assert slower.get_xlim() == pytest.approx((0.0, 16.0))
 
 
 def test_melody_start_step_shifts_the_bar_lines():
-    melody = SimpleNamespace(events=[60] + [-2] * 31, start_step=4, steps_per_bar=16, steps_per_quarter=4)
+    melody = SimpleNamespace(
+        events=[60] + [-2] * 31, start_step=4, steps_per_bar=16, steps_per_quarter=4
+    )
     axes = display.plot_piano_roll(melody).axes[0]
     assert bar_lines(axes) == [12.0, 28.0]  # the melody starts 4 steps into a bar
     assert axes.get_xlim() == (0.0, 32.0)
@@ -165,7 +192,10 @@ def test_piano_roll_of_note_sequence_uses_its_tempo_and_meter_and_skips_drums(tm
     notes = [Note(60 + index % 12, 90, index * 0.5, index * 0.5 + 0.4) for index in range(24)]
     drums = [Note(36, 100, index * 0.5, index * 0.5 + 0.1, 1, 0, True) for index in range(10)]
     sequence = NoteSequence(
-        notes=notes + drums, tempos=[Tempo(0.0, 90.0)], time_signatures=[TimeSignature(0.0, 3, 4)], total_time=12.0
+        notes=notes + drums,
+        tempos=[Tempo(0.0, 90.0)],
+        time_signatures=[TimeSignature(0.0, 3, 4)],
+        total_time=12.0,
     )
     figure = display.plot_piano_roll(sequence, primer_end_time=3.0)
     save_and_check_png(figure, tmp_path / "sequence.png")
@@ -181,7 +211,9 @@ def test_piano_roll_of_note_sequence_uses_its_tempo_and_meter_and_skips_drums(tm
 def test_piano_roll_of_a_midi_file(tmp_path):
     from melodylib.music.notesequence import write_midi
 
-    sequence = sequence_of([(60, 0.0, 0.5), (64, 0.5, 1.0), (67, 1.0, 2.0)], tempos=[Tempo(0.0, 120.0)], total_time=2.0)
+    sequence = sequence_of(
+        [(60, 0.0, 0.5), (64, 0.5, 1.0), (67, 1.0, 2.0)], tempos=[Tempo(0.0, 120.0)], total_time=2.0
+    )
     path = tmp_path / "three.mid"
     write_midi(sequence, path)
     figure = display.plot_piano_roll(path, title="from a MIDI file")
@@ -237,13 +269,20 @@ def test_piano_rolls_side_by_side_share_pitch_and_time(tmp_path):
     assert {axis.get_ylim() for axis in axes} == {(55 - 2.5, 74 + 2.5)}
     assert {axis.get_xlim() for axis in axes} == {(0.0, 48.0)}
     assert [len(note_patches(axis)) for axis in axes] == [8, 2, 4, 1]
-    assert len(note_patches(axes[2], "primer")) == 2 and len(note_patches(axes[3], "continuation")) == 1
-    assert all(axis.get_legend() is None for axis in axes) and len(figure.legends) == 1  # one legend for all
+    assert (
+        len(note_patches(axes[2], "primer")) == 2
+        and len(note_patches(axes[3], "continuation")) == 1
+    )
+    assert (
+        all(axis.get_legend() is None for axis in axes) and len(figure.legends) == 1
+    )  # one legend for all
 
 
 def test_piano_rolls_stacked_temperature_sweep(tmp_path):
     musics = [PRIMER + CONTINUATION[: 4 * index] for index in range(1, 4)]
-    figure = display.plot_piano_rolls(musics, [f"temperature {t}" for t in (0.5, 1.0, 1.5)], primer_steps=16)
+    figure = display.plot_piano_rolls(
+        musics, [f"temperature {t}" for t in (0.5, 1.0, 1.5)], primer_steps=16
+    )
     save_and_check_png(figure, tmp_path / "stack.png")
     assert len(figure.axes) == 3
     assert all(len(note_patches(axis, "primer")) == 4 for axis in figure.axes)
@@ -263,7 +302,9 @@ def test_piano_rolls_errors():
 
 def test_synthesize_length_and_silence(no_fluidsynth):
     sample_rate = 8000
-    events = [-2] * 8 + [69] + [-2] * 7 + [-1] + [-2] * 15  # rest 1 s, A4 for 1 s, rest 2 s at 120 qpm
+    events = (
+        [-2] * 8 + [69] + [-2] * 7 + [-1] + [-2] * 15
+    )  # rest 1 s, A4 for 1 s, rest 2 s at 120 qpm
     samples = display.synthesize(events, sample_rate=sample_rate)
     assert samples.dtype == np.float32
     assert samples.shape == (len(events) * sample_rate // 8,)  # 32 sixteenths at 120 qpm = 4 s
@@ -280,7 +321,9 @@ def test_synthesize_uses_the_tempo_for_melodies_and_total_time_for_sequences(no_
     sequence = sequence_of([(60, 0.5, 1.0)], total_time=3.0)
     samples = display.synthesize(sequence, sample_rate=1000)
     assert samples.shape == (3000,)
-    assert np.all(samples[:500] == 0.0) and np.all(samples[1010:] == 0.0) and samples[500:1000].any()
+    assert (
+        np.all(samples[:500] == 0.0) and np.all(samples[1010:] == 0.0) and samples[500:1000].any()
+    )
 
 
 def test_synthesize_empty_and_drum_only_music_is_silent(no_fluidsynth):
@@ -351,7 +394,9 @@ def test_write_wav_round_trips(no_fluidsynth, tmp_path):
         pcm = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
     expected = display.synthesize(MELODY, sample_rate=8000)
     assert np.abs(pcm / 32767.0 - expected).max() < 1.0 / 32767.0 + 1e-6
-    assert [item.name for item in path.parent.iterdir()] == ["melody.wav"]  # no temporary left behind
+    assert [item.name for item in path.parent.iterdir()] == [
+        "melody.wav"
+    ]  # no temporary left behind
 
 
 def test_play_returns_an_audio_player(no_fluidsynth):
@@ -382,7 +427,10 @@ class TinyEncoder:
 
     def encode(self, events):
         positions = np.arange(len(events) - 1)
-        inputs = np.stack([positions % 2, (positions % 3 == 0).astype(float), np.where(positions % 2, 1.0, -1.0)], axis=1)
+        inputs = np.stack(
+            [positions % 2, (positions % 3 == 0).astype(float), np.where(positions % 2, 1.0, -1.0)],
+            axis=1,
+        )
         labels = np.array([0 if event == -2 else 1 if event == -1 else 2 for event in events[1:]])
         return inputs.astype(np.float32), labels
 
@@ -397,7 +445,11 @@ def test_plot_encoding_with_given_blocks(tmp_path):
     np.testing.assert_array_equal(image_axes.images[0].get_array(), inputs.T)
     assert image_axes.images[0].get_cmap().name == "RdBu_r"
     assert image_axes.images[0].get_clim() == (-1.0, 1.0)
-    assert [label.get_text() for label in image_axes.get_yticklabels()] == ["odd", "every third", "counter"]
+    assert [label.get_text() for label in image_axes.get_yticklabels()] == [
+        "odd",
+        "every third",
+        "counter",
+    ]
     assert [text.get_text() for text in label_axes.texts] == [str(label) for label in labels]
     with pytest.raises(MelodylibError, match="does not fit"):
         display.plot_encoding(TinyEncoder(), events, feature_blocks=[("too big", 0, 4)])
@@ -419,13 +471,25 @@ def test_encoders_describe_the_spec_layouts():
     assert one_hot[-1] == ("B5", 37, 38)
     # §3.3: one-hot [0, 37], lookbacks [38, 75] and [76, 113], counter 114..118, repeats 119, 120.
     assert encoders.LookbackEncoder(encoding).feature_blocks() == [
-        ("current", 0, 38), ("1 bar ago", 38, 76), ("2 bars ago", 76, 114), ("counter", 114, 119), ("repeat", 119, 121),
+        ("current", 0, 38),
+        ("1 bar ago", 38, 76),
+        ("2 bars ago", 76, 114),
+        ("counter", 114, 119),
+        ("repeat", 119, 121),
     ]
     # §3.4: note [0, 35], 36 sounding, 37 silence, 38 attack, 39 direction, 40-41 repeats,
     # 42..48 counter, 49 bar start, 50..61 and 62..73 key histograms.
     assert encoders.KeyEncoder(48, 84).feature_blocks() == [
-        ("note", 0, 36), ("sounding", 36, 37), ("silence", 37, 38), ("attack", 38, 39), ("up/down", 39, 40),
-        ("repeat", 40, 42), ("counter", 42, 49), ("bar start", 49, 50), ("key (all notes)", 50, 62), ("key (last 3)", 62, 74),
+        ("note", 0, 36),
+        ("sounding", 36, 37),
+        ("silence", 37, 38),
+        ("attack", 38, 39),
+        ("up/down", 39, 40),
+        ("repeat", 40, 42),
+        ("counter", 42, 49),
+        ("bar start", 49, 50),
+        ("key (all notes)", 50, 62),
+        ("key (last 3)", 62, 74),
     ]
     mono = encoders.OneHotEncoder(encoders.MelodyOneHotEncoding(0, 128)).feature_blocks()
     assert len(mono) == 130 and mono[2][0] == "C-1" and mono[-1][0] == "G9"
@@ -439,13 +503,27 @@ def test_class_names_follow_each_encoders_class_order():
     lookback = display.class_names(encoders.LookbackEncoder(encoding))
     assert lookback[38:] == ["repeat 1 bar ago", "repeat 2 bars ago"]
     key = display.class_names(encoders.KeyEncoder(48, 84))
-    assert key[0] == "C3" and key[35] == "B5" and key[36:] == ["no event", "note off", "repeat 1 bar ago", "repeat 2 bars ago"]
-    assert display.class_names(TinyEncoder()) == ["0", "1", "2"]  # an encoder that does not describe itself
+    assert (
+        key[0] == "C3"
+        and key[35] == "B5"
+        and key[36:] == ["no event", "note off", "repeat 1 bar ago", "repeat 2 bars ago"]
+    )
+    assert display.class_names(TinyEncoder()) == [
+        "0",
+        "1",
+        "2",
+    ]  # an encoder that does not describe itself
 
 
 def test_the_guessing_helpers_are_gone():
     """The plots take every layout from the encoders; nothing in display works one out."""
-    for name in ("default_feature_blocks", "_guess_min_note", "_encoder_layout", "_encoder_kind", "_find_attribute"):
+    for name in (
+        "default_feature_blocks",
+        "_guess_min_note",
+        "_encoder_layout",
+        "_encoder_kind",
+        "_find_attribute",
+    ):
         assert not hasattr(display, name) and not hasattr(display.encodings, name)
 
 
@@ -466,7 +544,11 @@ def test_plot_encoding_of_each_encoder(kind, tmp_path):
     np.testing.assert_array_equal(image_axes.images[0].get_array(), inputs.T)
     assert [int(text.get_text()) for text in label_axes.texts] == [int(label) for label in labels]
     tick_labels = [label.get_text() for label in image_axes.get_yticklabels()]
-    expected = {"onehot": {"no event", "C4"}, "lookback": {"current", "1 bar ago", "counter"}, "key": {"note", "attack", "key (last 3)"}}
+    expected = {
+        "onehot": {"no event", "C4"},
+        "lookback": {"current", "1 bar ago", "counter"},
+        "key": {"note", "attack", "key (last 3)"},
+    }
     assert expected[kind] <= set(tick_labels)
 
 
@@ -480,7 +562,9 @@ def test_plot_probabilities_marks_the_actual_next_event(tmp_path):
     save_and_check_png(figure, tmp_path / "probabilities.png")
     axes = figure.axes[0]
     np.testing.assert_allclose(axes.images[0].get_array(), probabilities.T)
-    marks = [collection for collection in axes.collections if collection.get_gid() == "actual-next"][0].get_offsets()
+    marks = [
+        collection for collection in axes.collections if collection.get_gid() == "actual-next"
+    ][0].get_offsets()
     # One-hot classes for 48..84: 0 no event, 1 note off, pitch p -> p - 46. Row t predicts event t + 1.
     expected = [0 if event == -2 else 1 if event == -1 else event - 46 for event in MELODY[1:]]
     np.testing.assert_array_equal(np.asarray(marks)[:, 1], expected)
@@ -494,13 +578,17 @@ def test_plot_probabilities_aligns_rows_to_the_end_and_uses_the_encoder():
     encoder = encoders.KeyEncoder(48, 84)
     probabilities = np.full((5, 40), 1 / 40)
     axes = display.plot_probabilities(probabilities, MELODY, encoder=encoder).axes[0]
-    marks = np.asarray([c for c in axes.collections if c.get_gid() == "actual-next"][0].get_offsets())
+    marks = np.asarray(
+        [c for c in axes.collections if c.get_gid() == "actual-next"][0].get_offsets()
+    )
     np.testing.assert_array_equal(marks[:, 1], encoder.labels(MELODY)[-5:])
     assert [label.get_text() for label in axes.get_yticklabels()][36:38] == ["no event", "note off"]
 
 
 def test_plot_probabilities_errors_and_plain_labels(tmp_path):
-    figure = display.plot_probabilities(np.full((4, 5), 0.2), actual_classes=[0, 1, 4, 2], class_labels=list("abcde"))
+    figure = display.plot_probabilities(
+        np.full((4, 5), 0.2), actual_classes=[0, 1, 4, 2], class_labels=list("abcde")
+    )
     save_and_check_png(figure, tmp_path / "small.png")
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == list("abcde")
     with pytest.raises(MelodylibError, match="at least 5 events"):
@@ -538,7 +626,10 @@ def test_training_curves_from_a_keras_style_history(tmp_path):
 def test_training_curves_compare_named_runs():
     runs = [{"loss": [2.0, 1.0]}, {"loss": [2.5, 1.5]}]
     axes = display.plot_training_curves(runs, names=["basic_rnn", "lookback_rnn"]).axes[0]
-    assert [line.get_label() for line in lines_of(axes)] == ["basic_rnn (train)", "lookback_rnn (train)"]
+    assert [line.get_label() for line in lines_of(axes)] == [
+        "basic_rnn (train)",
+        "lookback_rnn (train)",
+    ]
     assert lines_of(axes)[0].get_color() != lines_of(axes)[1].get_color()
     as_dict = display.plot_training_curves({"a": {"loss": [1.0]}, "b": {"loss": [2.0]}}).axes[0]
     assert [line.get_label() for line in lines_of(as_dict)] == ["a (train)", "b (train)"]
@@ -549,14 +640,32 @@ def test_training_curves_compare_named_runs():
 def test_training_curves_from_a_training_result():
     result = SimpleNamespace(
         history=[
-            {"step": 100, "loss": 2.0, "accuracy": 0.4, "steps_per_second": 9.0, "no_event_accuracy": float("nan")},
-            {"step": 200, "loss": 1.6, "accuracy": 0.5, "steps_per_second": 9.5, "no_event_accuracy": float("nan")},
+            {
+                "step": 100,
+                "loss": 2.0,
+                "accuracy": 0.4,
+                "steps_per_second": 9.0,
+                "no_event_accuracy": float("nan"),
+            },
+            {
+                "step": 200,
+                "loss": 1.6,
+                "accuracy": 0.5,
+                "steps_per_second": 9.5,
+                "no_event_accuracy": float("nan"),
+            },
         ],
-        eval_history=[{"step": 200, "loss": 1.8, "accuracy": 0.45, "no_event_accuracy": float("nan")}],
+        eval_history=[
+            {"step": 200, "loss": 1.8, "accuracy": 0.45, "no_event_accuracy": float("nan")}
+        ],
     )
     figure = display.plot_training_curves(result)
     titles = [axis.get_title() for axis in figure.axes if axis.get_visible()]
-    assert titles == ["loss", "accuracy", "no_event_accuracy"]  # bookkeeping (steps_per_second) left out
+    assert titles == [
+        "loss",
+        "accuracy",
+        "no_event_accuracy",
+    ]  # bookkeeping (steps_per_second) left out
     loss_lines = lines_of(figure.axes[0])
     np.testing.assert_array_equal(loss_lines[0].get_xdata(), [100, 200])
     np.testing.assert_array_equal(loss_lines[1].get_xdata(), [200])
@@ -571,7 +680,9 @@ def test_training_curves_from_a_training_result():
 
 def test_importing_display_does_not_import_matplotlib_or_tensorflow():
     code = "import sys, melodylib.course.display; print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)"
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert output.split() == ["False", "False"]
 
 

@@ -63,7 +63,9 @@ class TrivialOneHotEncoding(OneHotEncoding):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("min_note, max_note, num_classes", [(60, 72, 14), (0, 128, 130), (60, 61, 3)])
+@pytest.mark.parametrize(
+    "min_note, max_note, num_classes", [(60, 72, 14), (0, 128, 130), (60, 61, 3)]
+)
 def test_one_hot_encoding_num_classes(min_note, max_note, num_classes):
     assert MelodyOneHotEncoding(min_note, max_note).num_classes == num_classes
 
@@ -87,8 +89,10 @@ def test_one_hot_encoding_rejects_events_outside_the_range(event):
         encoding.encode_events(np.array([60, event]))
 
 
-@pytest.mark.parametrize("min_note, max_note, message", [(-1, 12, "min_note"), (60, 129, "max_note"),
-                                                         (72, 72, "greater than")])
+@pytest.mark.parametrize(
+    "min_note, max_note, message",
+    [(-1, 12, "min_note"), (60, 129, "max_note"), (72, 72, "greater than")],
+)
 def test_one_hot_encoding_constructor_errors(min_note, max_note, message):
     with pytest.raises(MelodylibError, match=message):
         MelodyOneHotEncoding(min_note, max_note)
@@ -101,7 +105,17 @@ def test_one_hot_encoding_constructor_errors(min_note, max_note, message):
 
 def test_one_hot_encoder_upstream_vectors():
     encoder = OneHotEncoder(MelodyOneHotEncoding(60, 72))
-    squashed = [60, 60, 67, 71, NO, 71, 60, OFF, NO]  # squash of [100, 100, 107, 111, NO, 99, 112, OFF, NO]
+    squashed = [
+        60,
+        60,
+        67,
+        71,
+        NO,
+        71,
+        60,
+        OFF,
+        NO,
+    ]  # squash of [100, 100, 107, 111, NO, 99, 112, OFF, NO]
     inputs, labels = encoder.encode(squashed)
     assert inputs.shape == (8, 14) and inputs.dtype == np.float32
     assert labels.dtype == np.int64
@@ -123,7 +137,12 @@ def test_one_hot_encoder_full_length_inputs_of_second_melody():
 def test_one_hot_encoder_class_to_event():
     encoder = OneHotEncoder(MelodyOneHotEncoding(60, 72))
     history = [60, NO]
-    assert [encoder.class_index_to_event(index, history) for index in (2, 13, 0, 1)] == [60, 71, NO, OFF]
+    assert [encoder.class_index_to_event(index, history) for index in (2, 13, 0, 1)] == [
+        60,
+        71,
+        NO,
+        OFF,
+    ]
     with pytest.raises(MelodylibError, match="class index 14"):
         encoder.class_index_to_event(14, history)
 
@@ -162,7 +181,10 @@ def test_lookback_encoder_default_range_labels_decode_back():
     labels = encoder.labels(TEST_MELODY)
     assert labels[LOOKBACK_POSITIONS].tolist() == [2, 39, 3, 37, 1, 38, 1, 39, 38, 39, 36]
     for position in LOOKBACK_POSITIONS:
-        assert encoder.class_index_to_event(int(labels[position]), TEST_MELODY[:position]) == TEST_MELODY[position]
+        assert (
+            encoder.class_index_to_event(int(labels[position]), TEST_MELODY[:position])
+            == TEST_MELODY[position]
+        )
 
 
 def test_lookback_encoder_custom_range():
@@ -172,7 +194,10 @@ def test_lookback_encoder_custom_range():
     labels = encoder.labels(melody)
     assert labels[LOOKBACK_POSITIONS].tolist() == [2, 15, 3, 13, 1, 14, 1, 15, 14, 15, 12]
     for position in LOOKBACK_POSITIONS:
-        assert encoder.class_index_to_event(int(labels[position]), melody[:position]) == melody[position]
+        assert (
+            encoder.class_index_to_event(int(labels[position]), melody[:position])
+            == melody[position]
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +219,10 @@ def test_key_encoder_default_range_labels_decode_back():
     labels = encoder.labels(TEST_MELODY)
     assert labels[KEY_POSITIONS].tolist() == [0, 39, 1, 35, 37, 39, 38, 37, 39, 38, 39, 34]
     for position in KEY_POSITIONS:
-        assert encoder.class_index_to_event(int(labels[position]), TEST_MELODY[:position]) == TEST_MELODY[position]
+        assert (
+            encoder.class_index_to_event(int(labels[position]), TEST_MELODY[:position])
+            == TEST_MELODY[position]
+        )
 
 
 def test_key_encoder_default_range_input_examples():
@@ -220,12 +248,17 @@ def test_key_encoder_custom_range_labels():
     labels = encoder.labels(melody)
     assert labels[KEY_POSITIONS].tolist() == [0, 15, 1, 11, 13, 15, 14, 13, 15, 14, 15, 10]
     for position in KEY_POSITIONS:
-        assert encoder.class_index_to_event(int(labels[position]), melody[:position]) == melody[position]
+        assert (
+            encoder.class_index_to_event(int(labels[position]), melody[:position])
+            == melody[position]
+        )
 
 
 def test_key_encoder_truthiness_quirk_treats_pitch_zero_as_silence():
     inputs = KeyEncoder(0, 12).inputs([0, NO, 1])
-    assert inputs[0, 0] == 0 and inputs[0, 12] == 0 and inputs[0, 13] == 1  # "silent" although 0 sounds
+    assert (
+        inputs[0, 0] == 0 and inputs[0, 12] == 0 and inputs[0, 13] == 1
+    )  # "silent" although 0 sounds
     assert inputs[0, 14] == 1  # but it is an attack
     assert inputs[2, 1] == 1 and inputs[2, 12] == 1 and inputs[2, 13] == 0
 
@@ -264,16 +297,21 @@ def test_evaluate_log_likelihood():
 
 
 def test_lookback_encoder_over_trivial_encoding():
-    encoder = LookbackEncoder(TrivialOneHotEncoding(3), lookback_distances=[1, 2], binary_counter_bits=2)
+    encoder = LookbackEncoder(
+        TrivialOneHotEncoding(3), lookback_distances=[1, 2], binary_counter_bits=2
+    )
     assert (encoder.input_size, encoder.num_classes) == (13, 5)
     events = [0, 1, 0, 2, 0]
-    expected_inputs = np.array([
-        [1, 0, 0, 1, 0, 0, 1, 0, 0, 1, -1, 0, 0],
-        [0, 1, 0, 0, 1, 0, 1, 0, 0, -1, 1, 0, 0],
-        [1, 0, 0, 1, 0, 0, 0, 1, 0, 1, 1, 0, 1],
-        [0, 0, 1, 0, 0, 1, 1, 0, 0, -1, -1, 0, 0],
-        [1, 0, 0, 1, 0, 0, 0, 0, 1, 1, -1, 0, 1],
-    ], dtype=np.float32)
+    expected_inputs = np.array(
+        [
+            [1, 0, 0, 1, 0, 0, 1, 0, 0, 1, -1, 0, 0],
+            [0, 1, 0, 0, 1, 0, 1, 0, 0, -1, 1, 0, 0],
+            [1, 0, 0, 1, 0, 0, 0, 1, 0, 1, 1, 0, 1],
+            [0, 0, 1, 0, 0, 1, 1, 0, 0, -1, -1, 0, 0],
+            [1, 0, 0, 1, 0, 0, 0, 0, 1, 1, -1, 0, 1],
+        ],
+        dtype=np.float32,
+    )
     assert np.array_equal(encoder.inputs(events), expected_inputs)
     assert encoder.labels(events).tolist() == [4, 1, 4, 2, 4]
     inputs, labels = encoder.encode(events)
@@ -281,31 +319,48 @@ def test_lookback_encoder_over_trivial_encoding():
     assert labels.tolist() == [1, 4, 2, 4]
 
 
-@pytest.mark.parametrize("history, expected", [
-    ([], [0, 1, 2, 0, 0]),
-    ([0], [0, 1, 2, 0, 0]),
-    ([0, 1], [0, 1, 2, 1, 0]),
-    ([0, 1, 0], [0, 1, 2, 0, 1]),
-    ([0, 1, 0, 2], [0, 1, 2, 2, 0]),
-])
+@pytest.mark.parametrize(
+    "history, expected",
+    [
+        ([], [0, 1, 2, 0, 0]),
+        ([0], [0, 1, 2, 0, 0]),
+        ([0, 1], [0, 1, 2, 1, 0]),
+        ([0, 1, 0], [0, 1, 2, 0, 1]),
+        ([0, 1, 0, 2], [0, 1, 2, 2, 0]),
+    ],
+)
 def test_lookback_class_index_to_event_over_trivial_encoding(history, expected):
-    encoder = LookbackEncoder(TrivialOneHotEncoding(3), lookback_distances=[1, 2], binary_counter_bits=2)
+    encoder = LookbackEncoder(
+        TrivialOneHotEncoding(3), lookback_distances=[1, 2], binary_counter_bits=2
+    )
     assert [encoder.class_index_to_event(index, history) for index in range(5)] == expected
 
 
 def test_lookback_labels_to_num_steps():
-    encoder = LookbackEncoder(TrivialOneHotEncoding(3, num_steps=[0, 1, 2]), lookback_distances=[1, 2],
-                              binary_counter_bits=2)
+    encoder = LookbackEncoder(
+        TrivialOneHotEncoding(3, num_steps=[0, 1, 2]),
+        lookback_distances=[1, 2],
+        binary_counter_bits=2,
+    )
     assert encoder.labels_to_num_steps([0, 1, 0, 2, 0]) == 3
     assert encoder.labels_to_num_steps([0, 1, 3, 2, 4]) == 5
 
 
 def test_lookback_encoder_with_no_lookbacks():
-    encoder = LookbackEncoder(TrivialOneHotEncoding(3), lookback_distances=[], binary_counter_bits=2)
+    encoder = LookbackEncoder(
+        TrivialOneHotEncoding(3), lookback_distances=[], binary_counter_bits=2
+    )
     assert (encoder.input_size, encoder.num_classes) == (5, 3)
-    expected_inputs = np.array([
-        [1, 0, 0, 1, -1], [0, 1, 0, -1, 1], [1, 0, 0, 1, 1], [0, 0, 1, -1, -1], [1, 0, 0, 1, -1],
-    ], dtype=np.float32)
+    expected_inputs = np.array(
+        [
+            [1, 0, 0, 1, -1],
+            [0, 1, 0, -1, 1],
+            [1, 0, 0, 1, 1],
+            [0, 0, 1, -1, -1],
+            [1, 0, 0, 1, -1],
+        ],
+        dtype=np.float32,
+    )
     assert np.array_equal(encoder.inputs([0, 1, 0, 2, 0]), expected_inputs)
     assert encoder.labels([0, 1, 0, 2, 0]).tolist() == [0, 1, 0, 2, 0]
 
@@ -332,22 +387,39 @@ def test_twinkle_basic():
 def test_twinkle_lookback():
     inputs, labels = LookbackEncoder(MelodyOneHotEncoding(48, 84)).encode(TWINKLE)
     assert labels.tolist() == [39, 14, 39, 21, 39, 21, 39]
-    assert np.array_equal(inputs[0], vector(121, {14: 1, 38: 1, 76: 1, 114: 1, 115: -1, 116: -1, 117: -1,
-                                                  118: -1}))
-    assert np.array_equal(inputs[4], vector(121, {21: 1, 38: 1, 76: 1, 114: 1, 115: -1, 116: 1, 117: -1,
-                                                  118: -1}))
+    assert np.array_equal(
+        inputs[0], vector(121, {14: 1, 38: 1, 76: 1, 114: 1, 115: -1, 116: -1, 117: -1, 118: -1})
+    )
+    assert np.array_equal(
+        inputs[4], vector(121, {21: 1, 38: 1, 76: 1, 114: 1, 115: -1, 116: 1, 117: -1, 118: -1})
+    )
 
 
 def test_twinkle_key():
     inputs, labels = KeyEncoder(48, 84).encode(TWINKLE)
     assert labels.tolist() == [39, 12, 39, 19, 39, 19, 39]
     flags_0 = [50, 51, 53, 55, 57, 58, 60, 62, 63, 65, 67, 69, 70, 72]
-    position_0 = {12: 1, 36: 1, 38: 1, 42: 1, **{index: -1 for index in range(43, 49)},
-                  **{index: 1 for index in flags_0}}
+    position_0 = {
+        12: 1,
+        36: 1,
+        38: 1,
+        42: 1,
+        **{index: -1 for index in range(43, 49)},
+        **{index: 1 for index in flags_0},
+    }
     assert np.array_equal(inputs[0], vector(74, position_0))
     flags_4 = [50, 53, 55, 57, 58, 60, 62, 65, 67, 69, 70, 72]
-    position_4 = {19: 1, 36: 1, 38: 1, 39: 1, 42: 1, 43: -1, 44: 1, **{index: -1 for index in range(45, 49)},
-                  **{index: 1 for index in flags_4}}
+    position_4 = {
+        19: 1,
+        36: 1,
+        38: 1,
+        39: 1,
+        42: 1,
+        43: -1,
+        44: 1,
+        **{index: -1 for index in range(45, 49)},
+        **{index: 1 for index in flags_4},
+    }
     assert np.array_equal(inputs[4], vector(74, position_4))
 
 
@@ -369,7 +441,9 @@ def reference_lookback_input(events, position, encoding, distances, bits):
         row[offset + bit] = 1.0 if (position + 1) >> bit & 1 else -1.0
     for number, distance in enumerate(distances):
         earlier = position - distance
-        row[offset + bits + number] = 1.0 if earlier >= 0 and events[position] == events[earlier] else 0.0
+        row[offset + bits + number] = (
+            1.0 if earlier >= 0 and events[position] == events[earlier] else 0.0
+        )
     return row
 
 
@@ -394,7 +468,7 @@ def reference_key_flags(pitches):
 
 def reference_key_input(events, position, min_note, max_note, distances, bits):
     current_note, is_attack, is_ascending, last_three, note_ons = None, False, None, [], []
-    for event in events[:position + 1]:  # rescans the prefix, as upstream does
+    for event in events[: position + 1]:  # rescans the prefix, as upstream does
         if event == OFF:
             current_note = None
         elif event == NO:
@@ -416,8 +490,10 @@ def reference_key_input(events, position, min_note, max_note, distances, bits):
     row += [1.0 if current_note else 0.0, 0.0 if current_note else 1.0]
     row += [1.0 if is_attack else 0.0]
     row += [0.0 if is_ascending is None else (1.0 if is_ascending else -1.0)]
-    row += [1.0 if position - distance >= 0 and events[position] == events[position - distance] else 0.0
-            for distance in distances]
+    row += [
+        1.0 if position - distance >= 0 and events[position] == events[position - distance] else 0.0
+        for distance in distances
+    ]
     row += [1.0 if (position + 1) >> bit & 1 else -1.0 for bit in range(bits)]
     row += [1.0 if (position + 1) % 16 == 0 else 0.0]
     row += reference_key_flags(note_ons) + reference_key_flags(last_three)
@@ -442,12 +518,14 @@ def reference_key_label(events, position, min_note, max_note, distances):
 def random_melody(seed: int, length: int, min_note: int = 48, max_note: int = 84) -> list[int]:
     """Random events with repeated bars and a few-pitch pool (exercises lookbacks and the last-3 list)."""
     generator = np.random.default_rng(seed)
-    pool = generator.choice(np.arange(min_note, max_note), size=int(generator.integers(2, 7)), replace=False)
+    pool = generator.choice(
+        np.arange(min_note, max_note), size=int(generator.integers(2, 7)), replace=False
+    )
     events = []
     while len(events) < length:
         if len(events) >= 16 and generator.random() < 0.3:
             distance = int(generator.choice([16, 32])) if len(events) >= 32 else 16
-            events += events[len(events) - distance:len(events) - distance + 16]
+            events += events[len(events) - distance : len(events) - distance + 16]
             continue
         choice = generator.random()
         if choice < 0.45:
@@ -464,7 +542,9 @@ def all_encoders():
         OneHotEncoder(MelodyOneHotEncoding(48, 84)),
         LookbackEncoder(MelodyOneHotEncoding(48, 84)),
         KeyEncoder(48, 84),
-        LookbackEncoder(MelodyOneHotEncoding(48, 84), lookback_distances=[4, 8, 12], binary_counter_bits=3),
+        LookbackEncoder(
+            MelodyOneHotEncoding(48, 84), lookback_distances=[4, 8, 12], binary_counter_bits=3
+        ),
         KeyEncoder(48, 84, lookback_distances=[8], binary_counter_bits=4),
     ]
 
@@ -476,17 +556,27 @@ def test_vectorised_encoders_match_the_literal_reference(seed):
     for encoder in all_encoders():
         inputs, labels = encoder.inputs(events), encoder.labels(events)
         if isinstance(encoder, OneHotEncoder):
-            expected_inputs = [reference_lookback_input(events, p, encoding, (), 0) for p in range(len(events))]
+            expected_inputs = [
+                reference_lookback_input(events, p, encoding, (), 0) for p in range(len(events))
+            ]
             expected_labels = [encoding.encode_event(event) for event in events]
         elif isinstance(encoder, LookbackEncoder):
             distances, bits = encoder.lookback_distances, encoder.binary_counter_bits
-            expected_inputs = [reference_lookback_input(events, p, encoding, distances, bits)
-                               for p in range(len(events))]
-            expected_labels = [reference_lookback_label(events, p, encoding, distances) for p in range(len(events))]
+            expected_inputs = [
+                reference_lookback_input(events, p, encoding, distances, bits)
+                for p in range(len(events))
+            ]
+            expected_labels = [
+                reference_lookback_label(events, p, encoding, distances) for p in range(len(events))
+            ]
         else:
             distances, bits = encoder.lookback_distances, encoder.binary_counter_bits
-            expected_inputs = [reference_key_input(events, p, 48, 84, distances, bits) for p in range(len(events))]
-            expected_labels = [reference_key_label(events, p, 48, 84, distances) for p in range(len(events))]
+            expected_inputs = [
+                reference_key_input(events, p, 48, 84, distances, bits) for p in range(len(events))
+            ]
+            expected_labels = [
+                reference_key_label(events, p, 48, 84, distances) for p in range(len(events))
+            ]
         assert np.array_equal(inputs, np.array(expected_inputs, dtype=np.float32)), encoder
         assert labels.tolist() == expected_labels, encoder
 
@@ -503,7 +593,9 @@ def test_labels_decode_back_to_the_events(seed):
     events = random_melody(100 + seed, length=90)
     for encoder in all_encoders():
         labels = encoder.labels(events)
-        decoded = [encoder.class_index_to_event(int(labels[p]), events[:p]) for p in range(len(events))]
+        decoded = [
+            encoder.class_index_to_event(int(labels[p]), events[:p]) for p in range(len(events))
+        ]
         assert decoded == events, encoder
         assert encoder.class_indices_to_events(labels) == events
         assert encoder.labels_to_num_steps(labels) == len(events)
@@ -553,20 +645,33 @@ def test_encoder_dict_round_trip():
 
 # --- the encoders describe themselves: feature_blocks() and class_names() ------------------------
 
-KEY_BLOCK_NAMES = ["note", "sounding", "silence", "attack", "up/down", "repeat", "counter", "bar start",
-                   "key (all notes)", "key (last 3)"]
+KEY_BLOCK_NAMES = [
+    "note",
+    "sounding",
+    "silence",
+    "attack",
+    "up/down",
+    "repeat",
+    "counter",
+    "bar start",
+    "key (all notes)",
+    "key (last 3)",
+]
 
 
 def described_encoders() -> dict[str, object]:
     """The four configs' encoders and the same encoders over a custom pitch range and settings."""
     encoders = {name: get_config(name).encoder for name in CONFIG_NAMES}
-    encoders.update({
-        "onehot 60..72": OneHotEncoder(MelodyOneHotEncoding(60, 72)),
-        "lookback 60..72": LookbackEncoder(MelodyOneHotEncoding(60, 72), lookback_distances=[3, 5],
-                                           binary_counter_bits=3),
-        "key 60..72": KeyEncoder(60, 72, lookback_distances=[4], binary_counter_bits=4),
-        "key bare": KeyEncoder(60, 72, lookback_distances=[], binary_counter_bits=0),
-    })
+    encoders.update(
+        {
+            "onehot 60..72": OneHotEncoder(MelodyOneHotEncoding(60, 72)),
+            "lookback 60..72": LookbackEncoder(
+                MelodyOneHotEncoding(60, 72), lookback_distances=[3, 5], binary_counter_bits=3
+            ),
+            "key 60..72": KeyEncoder(60, 72, lookback_distances=[4], binary_counter_bits=4),
+            "key bare": KeyEncoder(60, 72, lookback_distances=[], binary_counter_bits=0),
+        }
+    )
     return encoders
 
 
@@ -588,16 +693,32 @@ def test_feature_block_names_are_the_ones_a_learner_expects():
         encoder = encoders[name]
         # One row per class: input column k is the one-hot of class k.
         assert [block.name for block in encoder.feature_blocks()] == encoder.class_names()
-    assert [block.name for block in encoders["onehot 60..72"].feature_blocks()][:3] == ["no event", "note off", "C4"]
+    assert [block.name for block in encoders["onehot 60..72"].feature_blocks()][:3] == [
+        "no event",
+        "note off",
+        "C4",
+    ]
     assert [block.name for block in encoders["lookback_rnn"].feature_blocks()] == [
-        "current", "1 bar ago", "2 bars ago", "counter", "repeat"]
+        "current",
+        "1 bar ago",
+        "2 bars ago",
+        "counter",
+        "repeat",
+    ]
     assert [block.name for block in encoders["lookback 60..72"].feature_blocks()] == [
-        "current", "3 steps ago", "5 steps ago", "counter", "repeat"]
-    assert [block.name for block in encoders["lookback_rnn"].feature_blocks(steps_per_bar=12)][1:3] == [
-        "16 steps ago", "32 steps ago"]
+        "current",
+        "3 steps ago",
+        "5 steps ago",
+        "counter",
+        "repeat",
+    ]
+    assert [block.name for block in encoders["lookback_rnn"].feature_blocks(steps_per_bar=12)][
+        1:3
+    ] == ["16 steps ago", "32 steps ago"]
     assert [block.name for block in encoders["attention_rnn"].feature_blocks()] == KEY_BLOCK_NAMES
     assert [block.name for block in encoders["key bare"].feature_blocks()] == [
-        name for name in KEY_BLOCK_NAMES if name not in ("repeat", "counter")]
+        name for name in KEY_BLOCK_NAMES if name not in ("repeat", "counter")
+    ]
     assert encoders["key 60..72"].feature_blocks()[0] == ("note", 0, 12)
 
 
@@ -608,14 +729,18 @@ def test_feature_blocks_hold_what_their_names_say():
     one_hot = OneHotEncoder(MelodyOneHotEncoding(48, 84)).inputs(TEST_MELODY)
     np.testing.assert_array_equal(inputs[:, blocks["current"].columns], one_hot)
     # "2 bars ago" of row i is the event 32 steps before event i + 1.
-    np.testing.assert_array_equal(inputs[31:, blocks["2 bars ago"].columns], one_hot[:len(TEST_MELODY) - 31])
+    np.testing.assert_array_equal(
+        inputs[31:, blocks["2 bars ago"].columns], one_hot[: len(TEST_MELODY) - 31]
+    )
     key = KeyEncoder(48, 84)
     key_blocks = {block.name: block for block in key.feature_blocks()}
     key_inputs = key.inputs(TEST_MELODY)
-    np.testing.assert_array_equal(key_inputs[:, key_blocks["sounding"].start],
-                                  1 - key_inputs[:, key_blocks["silence"].start])
-    np.testing.assert_array_equal(key_inputs[:, key_blocks["bar start"].start],
-                                  (np.arange(len(TEST_MELODY)) + 1) % 16 == 0)
+    np.testing.assert_array_equal(
+        key_inputs[:, key_blocks["sounding"].start], 1 - key_inputs[:, key_blocks["silence"].start]
+    )
+    np.testing.assert_array_equal(
+        key_inputs[:, key_blocks["bar start"].start], (np.arange(len(TEST_MELODY)) + 1) % 16 == 0
+    )
 
 
 @pytest.mark.parametrize("name", sorted(described_encoders()))
@@ -624,7 +749,10 @@ def test_class_names_decode_consistently_with_class_index_to_event(name):
     names = encoder.class_names()
     assert len(names) == encoder.num_classes and len(set(names)) == len(names)
     history = list(CUSTOM_RANGE_MELODY if encoder.min_note == 24 else TEST_MELODY)
-    history = [event if event < 0 or encoder.min_note <= event < encoder.max_note else NO for event in history]
+    history = [
+        event if event < 0 or encoder.min_note <= event < encoder.max_note else NO
+        for event in history
+    ]
     distances = list(getattr(encoder, "lookback_distances", ()))
     repeat_names = [name for name in names if name.startswith("repeat ")]
     assert len(repeat_names) == len(distances)
@@ -638,10 +766,21 @@ def test_class_names_decode_consistently_with_class_index_to_event(name):
 
 
 def test_class_names_of_the_spec_class_orders():
-    assert OneHotEncoder(MelodyOneHotEncoding(48, 84)).class_names()[:3] == ["no event", "note off", "C3"]
+    assert OneHotEncoder(MelodyOneHotEncoding(48, 84)).class_names()[:3] == [
+        "no event",
+        "note off",
+        "C3",
+    ]
     assert LookbackEncoder(MelodyOneHotEncoding(48, 84)).class_names()[38:] == [
-        "repeat 1 bar ago", "repeat 2 bars ago"]
+        "repeat 1 bar ago",
+        "repeat 2 bars ago",
+    ]
     key = KeyEncoder(48, 84).class_names()
     assert key[:2] == ["C3", "C#3"] and key[35:] == [
-        "B5", "no event", "note off", "repeat 1 bar ago", "repeat 2 bars ago"]
+        "B5",
+        "no event",
+        "note off",
+        "repeat 1 bar ago",
+        "repeat 2 bars ago",
+    ]
     assert MelodyOneHotEncoding(0, 128).class_names()[-1] == "G9"

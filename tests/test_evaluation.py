@@ -19,7 +19,7 @@ CONFIG = get_config("basic_rnn", "rnn_layer_sizes=[8],batch_size=4")
 def _melodies(count, seed=0):
     rng = np.random.default_rng(seed)
     melodies = []
-    for index in range(count):
+    for _ in range(count):
         length = int(rng.integers(10, 60))
         events = rng.choice([-2, -2, -2, -1, 60, 62, 64, 65, 67], size=length).tolist()
         events[0] = 60
@@ -28,7 +28,9 @@ def _melodies(count, seed=0):
 
 
 def _write(path, melodies):
-    write_records(path, [sequence_example_bytes(*CONFIG.encoder.encode(events)) for events in melodies])
+    write_records(
+        path, [sequence_example_bytes(*CONFIG.encoder.encode(events)) for events in melodies]
+    )
 
 
 def _numpy_metrics(model, melodies):
@@ -63,7 +65,11 @@ def test_baselines_are_named_and_scored_on_the_same_steps(tmp_path):
     _write(tmp_path / "train.tfrecord", [motif * repeats for repeats in range(2, 12)])
     _write(tmp_path / "eval.tfrecord", [motif * repeats for repeats in range(3, 6)])
     rows = baseline_rows(CONFIG, str(tmp_path / "eval.tfrecord"), str(tmp_path / "train.tfrecord"))
-    assert [row.name.split(",")[0] for row in rows] == ["unigram", "bigram (Markov)", "4-gram (Witten-Bell)"]
+    assert [row.name.split(",")[0] for row in rows] == [
+        "unigram",
+        "bigram (Markov)",
+        "4-gram (Witten-Bell)",
+    ]
     assert all(row.kind == "baseline" and 0 < row.metrics["loss"] < 10 for row in rows)
     # The bigram knows more than the unigram on these melodies, the 4-gram more still.
     assert rows[2].metrics["loss"] < rows[1].metrics["loss"] < rows[0].metrics["loss"]
@@ -77,13 +83,32 @@ def test_the_evaluate_command_writes_one_json_object_per_row(tmp_path, capsys):
     _write(tmp_path / "train.tfrecord", _melodies(20, seed=3))
     _write(tmp_path / "eval.tfrecord", _melodies(8, seed=4))
     output = tmp_path / "table.json"
-    code = main(["evaluate", "--bundle_file", str(bundle), "--sequence_example_file", str(tmp_path / "eval.tfrecord"),
-                 "--baseline_sequence_example_file", str(tmp_path / "train.tfrecord"), "--output_json", str(output)])
+    code = main(
+        [
+            "evaluate",
+            "--bundle_file",
+            str(bundle),
+            "--sequence_example_file",
+            str(tmp_path / "eval.tfrecord"),
+            "--baseline_sequence_example_file",
+            str(tmp_path / "train.tfrecord"),
+            "--output_json",
+            str(output),
+        ]
+    )
     assert code == 0
     rows = json.loads(output.read_text())
     assert [row["kind"] for row in rows] == ["model", "baseline", "baseline", "baseline"]
     for row in rows:
-        assert {"name", "config", "loss", "perplexity", "accuracy", "event_accuracy", "no_event_accuracy"} <= set(row)
+        assert {
+            "name",
+            "config",
+            "loss",
+            "perplexity",
+            "accuracy",
+            "event_accuracy",
+            "no_event_accuracy",
+        } <= set(row)
     assert "NLL/step" in capsys.readouterr().out
 
 
@@ -102,16 +127,26 @@ def test_the_course_verdict_compares_each_model_with_its_own_four_gram_and_plots
     from melodylib.evaluation.metrics import EvaluationRow
     from melodylib.evaluation.music_statistics import compare_statistics
 
-    real = [[60, -2, 62, -2, 64, -2, 65, -2] * 4, [67, -2, 65, -2, 64, -2, 62, -2] * 4, [60, 62, 64, 65] * 8]
+    real = [
+        [60, -2, 62, -2, 64, -2, 65, -2] * 4,
+        [67, -2, 65, -2, 64, -2, 62, -2] * 4,
+        [60, 62, 64, 65] * 8,
+    ]
     generated = {"basic_rnn": [[60, -2, -2, -2] * 8] * 3, "lookback_rnn": real}
     comparison = CourseComparison(
         rows=[
             EvaluationRow("basic_rnn", "model", "basic_rnn", {"loss": 1.2}),
-            EvaluationRow("4-gram (Witten-Bell), fitted on train", "baseline", "basic_rnn", {"loss": 1.0}),
+            EvaluationRow(
+                "4-gram (Witten-Bell), fitted on train", "baseline", "basic_rnn", {"loss": 1.0}
+            ),
             EvaluationRow("lookback_rnn", "model", "lookback_rnn", {"loss": 0.9}),
-            EvaluationRow("4-gram (Witten-Bell), fitted on train", "baseline", "lookback_rnn", {"loss": 1.4}),
+            EvaluationRow(
+                "4-gram (Witten-Bell), fitted on train", "baseline", "lookback_rnn", {"loss": 1.4}
+            ),
         ],
-        statistics={name: compare_statistics(melodies, real) for name, melodies in generated.items()},
+        statistics={
+            name: compare_statistics(melodies, real) for name, melodies in generated.items()
+        },
         generated=generated,
         reference=real,
     )
@@ -119,7 +154,10 @@ def test_the_course_verdict_compares_each_model_with_its_own_four_gram_and_plots
     assert verdict.margins == pytest.approx({"basic_rnn": -0.2, "lookback_rnn": 0.5})
     assert verdict.beats_four_gram == {"basic_rnn": False, "lookback_rnn": True}
     assert verdict.closest_overall == "lookback_rnn"  # it generated the real tunes themselves
-    assert "does NOT beat" in verdict.format() and "largest margin over its 4-gram: lookback_rnn" in verdict.format()
+    assert (
+        "does NOT beat" in verdict.format()
+        and "largest margin over its 4-gram: lookback_rnn" in verdict.format()
+    )
     figure = plot_statistic_densities(real, generated)
     figure.savefig(tmp_path / "densities.png")
     assert (tmp_path / "densities.png").stat().st_size > 10_000

@@ -17,7 +17,19 @@ from melodylib.errors import MelodylibError
 from melodylib.music.melodies import Melody
 from melodylib.music.notesequence import KeySignature, Note, NoteSequence, TimeSignature
 
-NONSENSE = [None, "sixty", 60, 3.5, [], [[60, -2]], [60, "a"], [60.5], [True, False], np.zeros((2, 2)), {"a": 1}]
+NONSENSE = [
+    None,
+    "sixty",
+    60,
+    3.5,
+    [],
+    [[60, -2]],
+    [60, "a"],
+    [60.5],
+    [True, False],
+    np.zeros((2, 2)),
+    {"a": 1},
+]
 
 
 def verdict(checker, answer, *args, capsys) -> tuple[bool, str]:
@@ -33,7 +45,9 @@ def test_twinkle_solution_is_accepted(capsys):
     assert ok is True and out.startswith("Correct!")
 
 
-@pytest.mark.parametrize("form", ["note_off", "no_note_off", "trailing_rests", "numpy", "melody", "tuple"])
+@pytest.mark.parametrize(
+    "form", ["note_off", "no_note_off", "trailing_rests", "numpy", "melody", "tuple"]
+)
 def test_twinkle_accepts_every_correct_form(form, capsys):
     core = exercises.solution_twinkle()[:-1]  # 32 events, the last note held to the end
     assert len(core) == 32
@@ -85,12 +99,16 @@ def test_twinkle_never_raises_on_nonsense(answer, capsys):
 # --- 01_data_conversion: find a minor tune in 6/8 ------------------------------------------------
 
 
-def tune(title: str, meter: tuple[int, int] | None, key: tuple[int, int] | None, identifier: str) -> NoteSequence:
+def tune(
+    title: str, meter: tuple[int, int] | None, key: tuple[int, int] | None, identifier: str
+) -> NoteSequence:
     return NoteSequence(
         notes=[Note(60, 80, 0.0, 1.0)],
         time_signatures=[TimeSignature(0.0, *meter)] if meter else [],
         key_signatures=[KeySignature(0.0, *key)] if key else [],
-        total_time=1.0, id=identifier, title=title,
+        total_time=1.0,
+        id=identifier,
+        title=title,
     )
 
 
@@ -107,7 +125,10 @@ def tunes() -> list[NoteSequence]:
         NoteSequence(
             notes=[Note(60, 80, 0.0, 1.0)],
             time_signatures=[TimeSignature(2.0, 6, 8), TimeSignature(0.0, 2, 4)],
-            key_signatures=[KeySignature(0.0, 9, 1)], total_time=3.0, id="/id/abc/x/7", title="Changes meter",
+            key_signatures=[KeySignature(0.0, 9, 1)],
+            total_time=3.0,
+            id="/id/abc/x/7",
+            title="Changes meter",
         ),
     ]
 
@@ -120,7 +141,8 @@ def test_find_tune_solution_is_accepted(tunes, capsys):
 
 
 @pytest.mark.parametrize(
-    "answer", ["sequence", "id", "title", "title_other_case", "position", "shared_title", "other_tune"]
+    "answer",
+    ["sequence", "id", "title", "title_other_case", "position", "shared_title", "other_tune"],
 )
 def test_find_tune_accepts_every_correct_form_and_tune(answer, tunes, capsys):
     value = {
@@ -175,7 +197,9 @@ def test_surviving_melody_solution_is_accepted(capsys):
     assert ok is True and "128 steps" in out
 
 
-@pytest.mark.parametrize("form", ["quarter_notes", "leading_rests", "short_rests", "long", "melody", "numpy"])
+@pytest.mark.parametrize(
+    "form", ["quarter_notes", "leading_rests", "short_rests", "long", "melody", "numpy"]
+)
 def test_surviving_melody_accepts_different_melodies(form, capsys):
     scale = [60, 62, 64, 65, 67, 69, 71, 72]
     quarter_notes = [event for pitch in scale * 4 for event in (pitch, -2, -2, -2)]  # 8 bars
@@ -197,7 +221,9 @@ def test_surviving_melody_wrong_answers_name_the_rule(capsys):
     scale = [60, 62, 64, 65, 67, 69, 71, 72]
     one_bar = [event for pitch in scale for event in (pitch, -2)]
     ok, out = verdict(exercises.check_surviving_melody, one_bar, capsys=capsys)
-    assert ok is False and "16 steps long (1 bar," in out and "112 steps" in out  # one bar: too short
+    assert (
+        ok is False and "16 steps long (1 bar," in out and "112 steps" in out
+    )  # one bar: too short
 
     two_pitches = [60, -2, 64, -2] * 40
     ok, out = verdict(exercises.check_surviving_melody, two_pitches, capsys=capsys)
@@ -212,7 +238,9 @@ def test_surviving_melody_wrong_answers_name_the_rule(capsys):
     ok, out = verdict(exercises.check_surviving_melody, split, capsys=capsys)
     assert ok is False and "splits it" in out and "2 pieces" in out
 
-    tail_lost = bars + [-1] + [-2] * 20 + [60, -2, 62]  # the short piece after the silence is dropped
+    tail_lost = (
+        bars + [-1] + [-2] * 20 + [60, -2, 62]
+    )  # the short piece after the silence is dropped
     ok, out = verdict(exercises.check_surviving_melody, tail_lost, capsys=capsys)
     assert ok is False and "only 1 of the pieces" in out
 
@@ -256,7 +284,9 @@ def test_one_hot_labels_wrong_answers_say_what_is_wrong(capsys):
     forgot_offset = [12, 0, 0, 0, 16, 0, 1, 0, 7, 0, 0, 19]  # pitch - 48 instead of pitch - 48 + 2
     ok, out = verdict(exercises.check_one_hot_labels, forgot_offset, capsys=capsys)
     assert ok is False and "class 14, not 12" in out and "p - 48 + 2" in out
-    ok, out = verdict(exercises.check_one_hot_labels, list(exercises.ONE_HOT_EXERCISE_MELODY), capsys=capsys)
+    ok, out = verdict(
+        exercises.check_one_hot_labels, list(exercises.ONE_HOT_EXERCISE_MELODY), capsys=capsys
+    )
     assert ok is False and "events themselves" in out
     ok, out = verdict(exercises.check_one_hot_labels, [14, 0, 0], capsys=capsys)
     assert ok is False and "one class per event" in out
@@ -283,7 +313,9 @@ def test_lookback_labels_solution_is_accepted(capsys):
 
 def test_lookback_labels_accepts_other_labels_that_decode_to_the_melody(capsys):
     melody = list(exercises.LOOKBACK_EXERCISE_MELODY)
-    one_hot_classes = get_config("basic_rnn").encoder.labels(melody).tolist()  # no repeat class at all
+    one_hot_classes = (
+        get_config("basic_rnn").encoder.labels(melody).tolist()
+    )  # no repeat class at all
     ok, out = verdict(exercises.check_lookback_labels, one_hot_classes, capsys=capsys)
     assert ok is True and "0 of them repeat classes" in out and "differ" in out
 
@@ -293,7 +325,9 @@ def test_lookback_labels_accepts_other_labels_that_decode_to_the_melody(capsys):
     ok, out = verdict(exercises.check_lookback_labels, mixed, capsys=capsys)
     assert ok is True, out
 
-    training_labels = get_config("lookback_rnn").encoder.encode(melody)[1]  # one fewer: decoded after event 0
+    training_labels = get_config("lookback_rnn").encoder.encode(melody)[
+        1
+    ]  # one fewer: decoded after event 0
     ok, out = verdict(exercises.check_lookback_labels, training_labels, capsys=capsys)
     assert ok is True, out
 
@@ -305,11 +339,17 @@ def test_lookback_labels_wrong_answers_say_what_is_wrong(capsys):
     assert ok is False and "position 38" in out and "16 steps back" in out
 
     early_repeat = exercises.solution_lookback_labels()
-    early_repeat[0] = 38  # nothing is 16 steps back at the start: decodes to no event, but a C4 is there
+    early_repeat[0] = (
+        38  # nothing is 16 steps back at the start: decodes to no event, but a C4 is there
+    )
     ok, out = verdict(exercises.check_lookback_labels, early_repeat, capsys=capsys)
     assert ok is False and "nothing 16 steps back yet" in out
 
-    ok, out = verdict(exercises.check_lookback_labels, [40] * len(exercises.LOOKBACK_EXERCISE_MELODY), capsys=capsys)
+    ok, out = verdict(
+        exercises.check_lookback_labels,
+        [40] * len(exercises.LOOKBACK_EXERCISE_MELODY),
+        capsys=capsys,
+    )
     assert ok is False and "0..39" in out
     ok, out = verdict(exercises.check_lookback_labels, [14, 0], capsys=capsys)
     assert ok is False and "one label per event" in out
@@ -333,12 +373,19 @@ def test_solution_by_notebook_name_passes_every_checker(tunes, capsys):
     assert exercises.check_twinkle(exercises.solution("00", show=False)["twinkle"])
     survivor = exercises.solution("02_melody_extraction.ipynb", show=False)["surviving_melody"]
     assert exercises.check_surviving_melody(survivor)
-    found = exercises.solution("notebooks/01_data_conversion.ipynb", sequences=tunes, show=False)["find_tune"]
+    found = exercises.solution("notebooks/01_data_conversion.ipynb", sequences=tunes, show=False)[
+        "find_tune"
+    ]
     assert exercises.check_find_tune(found, tunes)
 
 
 def test_every_notebook_with_exercises_has_solutions():
-    assert set(exercises.SOLUTIONS) >= {"00_tour", "01_data_conversion", "02_melody_extraction", "03_event_encoding"}
+    assert set(exercises.SOLUTIONS) >= {
+        "00_tour",
+        "01_data_conversion",
+        "02_melody_extraction",
+        "03_event_encoding",
+    }
     for notebook, solutions in exercises.SOLUTIONS.items():
         for name in solutions:
             assert callable(getattr(exercises, f"check_{name}")), f"{notebook}: no check_{name}"

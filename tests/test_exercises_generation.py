@@ -12,8 +12,22 @@ import pytest
 from melodylib.course import exercises
 from melodylib.generation.generator import parse_primer_melody
 
-NONSENSE = [None, "sixty", "", "[60, 'a']", "[[60]]", "[60.5]", "[200]", 60.5, [60, "a"], {"a": 1}, np.zeros((2, 2)),
-            "“[60, -2]”", "--primer_melody=", object()]
+NONSENSE = [
+    None,
+    "sixty",
+    "",
+    "[60, 'a']",
+    "[[60]]",
+    "[60.5]",
+    "[200]",
+    60.5,
+    [60, "a"],
+    {"a": 1},
+    np.zeros((2, 2)),
+    "“[60, -2]”",
+    "--primer_melody=",
+    object(),
+]
 
 
 def verdict(checker, answer, capsys) -> tuple[bool, str]:
@@ -23,8 +37,40 @@ def verdict(checker, answer, capsys) -> tuple[bool, str]:
 
 # --- 09_generation: the --primer_melody text of C C D E | E. D D ------------------------------------
 
-CORE = [60, -2, -2, -2, 60, -2, -2, -2, 62, -2, -2, -2, 64, -2, -2, -2,
-        64, -2, -2, -2, -2, -2, 62, -2, 62, -2, -2, -2, -2, -2, -2, -2]
+CORE = [
+    60,
+    -2,
+    -2,
+    -2,
+    60,
+    -2,
+    -2,
+    -2,
+    62,
+    -2,
+    -2,
+    -2,
+    64,
+    -2,
+    -2,
+    -2,
+    64,
+    -2,
+    -2,
+    -2,
+    -2,
+    -2,
+    62,
+    -2,
+    62,
+    -2,
+    -2,
+    -2,
+    -2,
+    -2,
+    -2,
+    -2,
+]
 
 
 def test_primer_solution_is_accepted_and_is_what_the_flag_parser_reads(capsys):
@@ -69,10 +115,19 @@ def test_primer_leading_note_off_is_ignored_as_magenta_does(capsys):
         ([62] + CORE[1:], "note 1 is D4 (62)"),  # wrong pitch
         (CORE[:16] + [65] + CORE[17:], "note 5 is F4 (65)"),
         (CORE[:4] + CORE[6:], "note 2 is D4 (62)"),  # the second C left out
-        (CORE[:20] + CORE[22:], "note 6 starts at step 20; it should start at step 22"),  # E a quarter, not dotted
-        (CORE[:18] + [-1] + CORE[19:], "note 5 stops after 2 steps; it should last 6"),  # a note-off inside
+        (
+            CORE[:20] + CORE[22:],
+            "note 6 starts at step 20; it should start at step 22",
+        ),  # E a quarter, not dotted
+        (
+            CORE[:18] + [-1] + CORE[19:],
+            "note 5 stops after 2 steps; it should last 6",
+        ),  # a note-off inside
         (CORE + [-2, -2], "note 7 lasts 10 steps; it should last 8"),
-        (CORE[:28] + [-1, -2, -2, -2], "note 7 stops after 4 steps; it should last 8"),  # the half note cut short
+        (
+            CORE[:28] + [-1, -2, -2, -2],
+            "note 7 stops after 4 steps; it should last 8",
+        ),  # the half note cut short
         (CORE + [-1, 60], "after the seven notes there is another one"),
         (CORE[:16], "only 4 notes"),
         ([-2, -2] + CORE, "note 1 starts at step 2"),
@@ -112,14 +167,18 @@ def test_primer_never_raises_on_nonsense(answer, capsys):
 
 def expected_perplexity() -> float:
     probabilities = dict(enumerate(exercises.UNIGRAM_EXERCISE_PROBABILITIES))
-    log_probabilities = [math.log(probabilities[label]) for label in exercises.UNIGRAM_EXERCISE_LABELS]
+    log_probabilities = [
+        math.log(probabilities[label]) for label in exercises.UNIGRAM_EXERCISE_LABELS
+    ]
     return math.exp(-sum(log_probabilities) / len(log_probabilities))
 
 
 def test_perplexity_solution_is_accepted_and_correct(capsys):
     solution = exercises.solution_perplexity()
     assert solution == pytest.approx(expected_perplexity(), rel=1e-12)
-    assert solution == pytest.approx(2.992, abs=1e-3)  # worked out by hand: 5 ln .6 + ln .2 + 2 ln .1
+    assert solution == pytest.approx(
+        2.992, abs=1e-3
+    )  # worked out by hand: 5 ln .6 + ln .2 + 2 ln .1
     ok, out = verdict(exercises.check_perplexity, solution, capsys)
     assert ok is True and out.startswith("Correct!")
 
@@ -130,7 +189,9 @@ def test_perplexity_agrees_with_the_library_baseline_metric():
     from melodylib.evaluation.baselines import NGramModel
 
     constant = 1.0
-    counts = [round(p * 100 - constant) for p in exercises.UNIGRAM_EXERCISE_PROBABILITIES]  # 59, 9, 19, 9
+    counts = [
+        round(p * 100 - constant) for p in exercises.UNIGRAM_EXERCISE_PROBABILITIES
+    ]  # 59, 9, 19, 9
     training = [label for label, count in enumerate(counts) for _ in range(count)]
     model = NGramModel(1, 4, smoothing="additive", additive_constant=constant).fit([[0] + training])
     assert model.distribution([]) == pytest.approx(exercises.UNIGRAM_EXERCISE_PROBABILITIES)
@@ -140,8 +201,19 @@ def test_perplexity_agrees_with_the_library_baseline_metric():
     assert metrics["perplexity"] == pytest.approx(exercises.solution_perplexity(), rel=1e-9)
 
 
-@pytest.mark.parametrize("answer", [2.992, 2.99, 2.9920, 3.0, np.float32(2.9917), np.float64(2.99), np.array(2.99),
-                                    np.array([2.992])])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        2.992,
+        2.99,
+        2.9920,
+        3.0,
+        np.float32(2.9917),
+        np.float64(2.99),
+        np.array(2.99),
+        np.array([2.992]),
+    ],
+)
 def test_perplexity_accepts_rounded_values_and_numpy_numbers(answer, capsys):
     ok, out = verdict(exercises.check_perplexity, answer, capsys)
     assert ok is True, out
@@ -169,7 +241,9 @@ def test_perplexity_wrong_answers_name_the_slip(answer, expected, capsys):
     assert "Hint:" in out
 
 
-@pytest.mark.parametrize("answer", [None, "2.99", True, [2.99, 3.0], float("nan"), float("inf"), {"p": 2.99}, object()])
+@pytest.mark.parametrize(
+    "answer", [None, "2.99", True, [2.99, 3.0], float("nan"), float("inf"), {"p": 2.99}, object()]
+)
 def test_perplexity_never_raises_on_nonsense(answer, capsys):
     ok, out = verdict(exercises.check_perplexity, answer, capsys)
     assert ok is False and out.startswith("Not yet:")
@@ -178,8 +252,15 @@ def test_perplexity_never_raises_on_nonsense(answer, capsys):
 # --- the solutions registry ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("notebook, name", [("09_generation", "primer_melody"), ("09", "primer_melody"),
-                                            ("10_evaluation.ipynb", "perplexity"), ("10", "perplexity")])
+@pytest.mark.parametrize(
+    "notebook, name",
+    [
+        ("09_generation", "primer_melody"),
+        ("09", "primer_melody"),
+        ("10_evaluation.ipynb", "perplexity"),
+        ("10", "perplexity"),
+    ],
+)
 def test_solutions_are_registered_and_pass_their_checkers(notebook, name, capsys):
     answers = exercises.solution(notebook, show=False)
     assert list(answers) == [name]

@@ -10,10 +10,22 @@ import pytest
 from melodylib.course import exercises
 from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
-from melodylib.music.melodies import Melody
 from melodylib.models.melody_rnn import build_model, count_parameters
+from melodylib.music.melodies import Melody
 
-NONSENSE = [None, "sixty", "", True, [], [[1, 2]], {"a": 1}, np.zeros((2, 2)), float("nan"), float("inf"), object()]
+NONSENSE = [
+    None,
+    "sixty",
+    "",
+    True,
+    [],
+    [[1, 2]],
+    {"a": 1},
+    np.zeros((2, 2)),
+    float("nan"),
+    float("inf"),
+    object(),
+]
 
 
 def verdict(checker, answer, *args, capsys) -> tuple[bool, str]:
@@ -26,12 +38,18 @@ def verdict(checker, answer, *args, capsys) -> tuple[bool, str]:
 
 def test_basic_rnn_parameters_solution_is_the_model_count(capsys):
     solution = exercises.solution_basic_rnn_parameters()
-    assert solution == count_parameters(build_model(get_config("basic_rnn", "rnn_layer_sizes=[64,64]"))) == 61862
+    assert (
+        solution
+        == count_parameters(build_model(get_config("basic_rnn", "rnn_layer_sizes=[64,64]")))
+        == 61862
+    )
     ok, out = verdict(exercises.check_basic_rnn_parameters, solution, capsys=capsys)
     assert ok is True and out.startswith("Correct!") and "61,862" in out
 
 
-@pytest.mark.parametrize("answer", [61862, 61862.0, np.int64(61862), np.array(61862), "61862", "61,862", " 61_862 "])
+@pytest.mark.parametrize(
+    "answer", [61862, 61862.0, np.int64(61862), np.array(61862), "61862", "61,862", " 61_862 "]
+)
 def test_basic_rnn_parameters_accepts_every_form_of_the_number(answer, capsys):
     ok, out = verdict(exercises.check_basic_rnn_parameters, answer, capsys=capsys)
     assert ok is True, out
@@ -65,9 +83,15 @@ def test_basic_rnn_parameters_never_raises_on_nonsense(answer, capsys):
 
 
 def test_mono_rnn_extra_parameters_solution_is_the_difference_of_the_models(capsys):
-    difference = count_parameters(build_model(get_config("mono_rnn"))) - count_parameters(build_model(get_config("basic_rnn")))
+    difference = count_parameters(build_model(get_config("mono_rnn"))) - count_parameters(
+        build_model(get_config("basic_rnn"))
+    )
     assert exercises.solution_mono_rnn_extra_parameters() == difference == 280962 - 221990
-    ok, out = verdict(exercises.check_mono_rnn_extra_parameters, exercises.solution_mono_rnn_extra_parameters(), capsys=capsys)
+    ok, out = verdict(
+        exercises.check_mono_rnn_extra_parameters,
+        exercises.solution_mono_rnn_extra_parameters(),
+        capsys=capsys,
+    )
     assert ok is True and out.startswith("Correct!")
 
 
@@ -142,7 +166,9 @@ def test_lookback_training_labels_wrong_answers_say_what_is_wrong(capsys):
     assert ok is False and "position 1" in out and "quirk" in out
 
     no_repeat = list(truth)
-    no_repeat[16] = 14  # the first note of bar 2 as its pitch class: it decodes, so the decode message names it
+    no_repeat[16] = (
+        14  # the first note of bar 2 as its pitch class: it decodes, so the decode message names it
+    )
     ok, out = verdict(exercises.check_lookback_training_labels, no_repeat, capsys=capsys)
     assert ok is False and "position 16" in out
 
@@ -205,13 +231,24 @@ def test_attention_peak_works_on_real_model_weights(capsys):
     events = ([60, -2, 62, -2, 64, -2, 65, -2] * 8)[:50]
     matrix = attention_weights(build_model(config), config.encoder.inputs(events))
     assert matrix.shape == (50, 40)
-    ok, out = verdict(exercises.check_attention_peak, exercises.solution_attention_peak(matrix), matrix, capsys=capsys)
+    ok, out = verdict(
+        exercises.check_attention_peak,
+        exercises.solution_attention_peak(matrix),
+        matrix,
+        capsys=capsys,
+    )
     assert ok is True, out
 
 
 @pytest.mark.parametrize(
     "answer, expected",
-    [(30, "is the column"), (10, "how many steps back"), (62, "weight"), (70, "can only look at"), (2, "can only look at")],
+    [
+        (30, "is the column"),
+        (10, "how many steps back"),
+        (62, "weight"),
+        (70, "can only look at"),
+        (2, "can only look at"),
+    ],
 )
 def test_attention_peak_wrong_answers_say_what_is_wrong(answer, expected, weights, capsys):
     ok, out = verdict(exercises.check_attention_peak, answer, weights, capsys=capsys)
@@ -224,7 +261,9 @@ def test_attention_peak_never_raises_on_nonsense(answer, weights, capsys):
     assert ok is False
 
 
-@pytest.mark.parametrize("bad_weights", [None, "weights", np.zeros(40), np.zeros((0, 40)), [[1.0, float("nan")]]])
+@pytest.mark.parametrize(
+    "bad_weights", [None, "weights", np.zeros(40), np.zeros((0, 40)), [[1.0, float("nan")]]]
+)
 def test_attention_peak_with_bad_weights_is_a_verdict_not_a_crash(bad_weights, capsys):
     ok, out = verdict(exercises.check_attention_peak, 3, bad_weights, capsys=capsys)
     assert ok is False and "attention_weights" in out
@@ -242,12 +281,18 @@ def test_attention_peak_solution_needs_the_weights():
 
 def test_eval_perplexity_solution_is_e_to_the_mean_cross_entropy(capsys):
     sums = exercises.EVAL_EXERCISE_SUMS
-    assert exercises.solution_eval_perplexity() == pytest.approx(np.exp(sums["cross_entropy_sum"] / sums["labels"]))
-    ok, out = verdict(exercises.check_eval_perplexity, exercises.solution_eval_perplexity(), capsys=capsys)
+    assert exercises.solution_eval_perplexity() == pytest.approx(
+        np.exp(sums["cross_entropy_sum"] / sums["labels"])
+    )
+    ok, out = verdict(
+        exercises.check_eval_perplexity, exercises.solution_eval_perplexity(), capsys=capsys
+    )
     assert ok is True and out.startswith("Correct!")
 
 
-@pytest.mark.parametrize("answer", [2.2818807653293036, 2.28, 2.282, "2.28", np.float32(2.2819), np.exp(0.825)])
+@pytest.mark.parametrize(
+    "answer", [2.2818807653293036, 2.28, 2.282, "2.28", np.float32(2.2819), np.exp(0.825)]
+)
 def test_eval_perplexity_accepts_rounded_values(answer, capsys):
     ok, out = verdict(exercises.check_eval_perplexity, answer, capsys=capsys)
     assert ok is True, out
@@ -257,8 +302,8 @@ def test_eval_perplexity_accepts_rounded_values(answer, capsys):
     "answer, expected",
     [
         (0.825, "that is the loss"),
-        (2 ** 0.825, "nats"),
-        (10 ** 0.825, "nats"),
+        (2**0.825, "nats"),
+        (10**0.825, "nats"),
         (np.exp(1650 / 1500), "all the labels"),
         (np.exp(1650 / 500), "all the labels"),
         (1 / 0.81, "not from the accuracy"),
@@ -280,7 +325,9 @@ def test_eval_perplexity_never_raises_on_nonsense(answer, capsys):
 
 def test_eval_event_accuracy_solution_is_accepted(capsys):
     assert exercises.solution_eval_event_accuracy() == pytest.approx(210 / 500)
-    ok, out = verdict(exercises.check_eval_event_accuracy, exercises.solution_eval_event_accuracy(), capsys=capsys)
+    ok, out = verdict(
+        exercises.check_eval_event_accuracy, exercises.solution_eval_event_accuracy(), capsys=capsys
+    )
     assert ok is True and out.startswith("Correct!") and "81%" in out
 
 
@@ -316,15 +363,20 @@ def test_eval_event_accuracy_never_raises_on_nonsense(answer, capsys):
 
 
 def test_solutions_of_notebooks_04_to_08_pass_their_checkers(weights, capsys):
-    assert exercises.check_basic_rnn_parameters(exercises.solution("04", show=False)["basic_rnn_parameters"])
+    assert exercises.check_basic_rnn_parameters(
+        exercises.solution("04", show=False)["basic_rnn_parameters"]
+    )
     assert exercises.check_mono_rnn_extra_parameters(
         exercises.solution("05_mono_rnn.ipynb", show=False)["mono_rnn_extra_parameters"]
     )
     assert exercises.check_lookback_training_labels(
-        exercises.solution("notebooks/06_lookback_rnn.ipynb", show=False)["lookback_training_labels"]
+        exercises.solution("notebooks/06_lookback_rnn.ipynb", show=False)[
+            "lookback_training_labels"
+        ]
     )
     assert exercises.check_attention_peak(
-        exercises.solution("07_attention_rnn", weights=weights, show=False)["attention_peak"], weights
+        exercises.solution("07_attention_rnn", weights=weights, show=False)["attention_peak"],
+        weights,
     )
     answers = exercises.solution("08_training")
     assert exercises.check_eval_perplexity(answers["eval_perplexity"])

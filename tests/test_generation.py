@@ -10,9 +10,9 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from melodylib.cli import main as cli
 from melodylib.bundles.bundle import save_bundle
 from melodylib.bundles.reading import load_bundle
+from melodylib.cli import main as cli
 from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
 from melodylib.generation.generator import (
@@ -26,8 +26,8 @@ from melodylib.generation.generator import (
     primer_from_midi,
     write_melodies,
 )
-from melodylib.music.melodies import NO_EVENT, NOTE_OFF, Melody
 from melodylib.models.melody_rnn import build_model
+from melodylib.music.melodies import NO_EVENT, NOTE_OFF, Melody
 
 TWINKLE = [60, NO_EVENT, 60, NO_EVENT, 67, NO_EVENT, 67, NO_EVENT]
 
@@ -57,37 +57,46 @@ def generators() -> dict[str, MelodyGenerator]:
 
 def full_model_log_probabilities(model, inputs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     logits = model(inputs[None], training=False).numpy()[0].astype(np.float64) / temperature
-    return logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - logits.max(
-        -1, keepdims=True)
+    return (
+        logits
+        - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
+        - logits.max(-1, keepdims=True)
+    )
 
 
 # --- primers ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("[60, -2, 60, -2, 67, -2, 67, -2]", TWINKLE),
-    ("  [60,-2,-1] ", [60, -2, -1]),
-    ("(72, -2)", [72, -2]),
-    ("60", [60]),
-    ("[0, 127]", [0, 127]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[60, -2, 60, -2, 67, -2, 67, -2]", TWINKLE),
+        ("  [60,-2,-1] ", [60, -2, -1]),
+        ("(72, -2)", [72, -2]),
+        ("60", [60]),
+        ("[0, 127]", [0, 127]),
+    ],
+)
 def test_valid_primers(text, expected):
     assert parse_primer_melody(text) == expected
 
 
-@pytest.mark.parametrize("text, message", [
-    ("\u201c[60, -2, 62]\u201d", "typographic quotes"),
-    ("[60, \u201862\u2019]", "typographic quotes"),
-    ("[60, -2, 62", "is not a list of events"),
-    ("60 -2 62", "is not a list of events"),
-    ("", "is not a list of events"),
-    ("[60.5, 62]", "whole numbers"),
-    ("[True]", "whole numbers"),
-    ("['60']", "whole numbers"),
-    ("[[60]]", "whole numbers"),
-    ("[]", "empty"),
-    ("[60, 128]", "event 128 at position 1 is out of range"),
-    ("[-3]", "event -3 at position 0 is out of range"),
-    ("[" * 5000, "is not a list of events"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("\u201c[60, -2, 62]\u201d", "typographic quotes"),
+        ("[60, \u201862\u2019]", "typographic quotes"),
+        ("[60, -2, 62", "is not a list of events"),
+        ("60 -2 62", "is not a list of events"),
+        ("", "is not a list of events"),
+        ("[60.5, 62]", "whole numbers"),
+        ("[True]", "whole numbers"),
+        ("['60']", "whole numbers"),
+        ("[[60]]", "whole numbers"),
+        ("[]", "empty"),
+        ("[60, 128]", "event 128 at position 1 is out of range"),
+        ("[-3]", "event -3 at position 0 is out of range"),
+        ("[" * 5000, "is not a list of events"),
+    ],
+)
 def test_bad_primers_are_rejected_with_a_helpful_message(text, message):
     with pytest.raises(MelodylibError, match=message):
         parse_primer_melody(text)
@@ -98,8 +107,17 @@ def test_midi_primer_keeps_its_tempo_and_the_highest_note_of_each_onset(tmp_path
     piano = pretty_midi.Instrument(0)
     seconds_per_step = 60.0 / 90.0 / 4
     # C E G chord on step 0 (G wins), then D alone on step 4, then an F/A dyad on step 8 (A wins).
-    for pitch, start, end in [(60, 0, 4), (64, 0, 4), (67, 0, 4), (62, 4, 8), (65, 8, 12), (69, 8, 12)]:
-        piano.notes.append(pretty_midi.Note(90, pitch, start * seconds_per_step, end * seconds_per_step))
+    for pitch, start, end in [
+        (60, 0, 4),
+        (64, 0, 4),
+        (67, 0, 4),
+        (62, 4, 8),
+        (65, 8, 12),
+        (69, 8, 12),
+    ]:
+        piano.notes.append(
+            pretty_midi.Note(90, pitch, start * seconds_per_step, end * seconds_per_step)
+        )
     midi.instruments.append(piano)
     midi.write(str(tmp_path / "primer.mid"))
     events, qpm, polyphonic = primer_from_midi(tmp_path / "primer.mid")
@@ -111,22 +129,25 @@ def test_midi_primer_keeps_its_tempo_and_the_highest_note_of_each_onset(tmp_path
 
 
 # --- checks on the generation request -----------------------------------------------------------
-@pytest.mark.parametrize("options, message", [
-    ({"primer": [60] * 16, "num_steps": 16}, "the primer has 16 steps but --num_steps is 16"),
-    ({"primer": [60] * 17, "num_steps": 16}, "must be larger"),
-    ({"temperature": 0}, "temperature"),
-    ({"temperature": -1.0}, "temperature"),
-    ({"temperature": float("nan")}, "temperature"),
-    ({"beam_size": 0}, "--beam_size must be a whole number of at least 1"),
-    ({"branch_factor": 0}, "--branch_factor"),
-    ({"steps_per_iteration": 0}, "--steps_per_iteration"),
-    ({"num_steps": 32.5}, "--num_steps must be a whole number"),
-    ({"num_steps": "many"}, "--num_steps must be a whole number"),
-    ({"num_outputs": 0}, "--num_outputs"),
-    ({"beam_size": 1.5}, "--beam_size"),
-    ({"qpm": 0}, "--qpm"),
-    ({"primer": [60, 200]}, "out of range"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"primer": [60] * 16, "num_steps": 16}, "the primer has 16 steps but --num_steps is 16"),
+        ({"primer": [60] * 17, "num_steps": 16}, "must be larger"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"beam_size": 0}, "--beam_size must be a whole number of at least 1"),
+        ({"branch_factor": 0}, "--branch_factor"),
+        ({"steps_per_iteration": 0}, "--steps_per_iteration"),
+        ({"num_steps": 32.5}, "--num_steps must be a whole number"),
+        ({"num_steps": "many"}, "--num_steps must be a whole number"),
+        ({"num_outputs": 0}, "--num_outputs"),
+        ({"beam_size": 1.5}, "--beam_size"),
+        ({"qpm": 0}, "--qpm"),
+        ({"primer": [60, 200]}, "out of range"),
+    ],
+)
 def test_bad_generation_requests_are_errors(generators, options, message):
     request = {"primer": [60], "num_steps": 32, **options}
     with pytest.raises(MelodylibError, match=message):
@@ -158,7 +179,16 @@ def test_output_starts_with_the_primer_and_has_num_steps_events(generators):
 
 
 def test_a_high_primer_is_squashed_for_the_model_and_the_output_transposed_back(generators):
-    high_primer = [96, NO_EVENT, 98, NO_EVENT, 100, NO_EVENT, 101, 103]  # two octaves above the range
+    high_primer = [
+        96,
+        NO_EVENT,
+        98,
+        NO_EVENT,
+        100,
+        NO_EVENT,
+        101,
+        103,
+    ]  # two octaves above the range
     melody = generators["basic_rnn"].generate(high_primer, num_steps=40, seed=1)[0]
     assert melody.events[:8] == high_primer
     assert melody.transposition == -36
@@ -193,11 +223,19 @@ def test_lookback_classes_decode_by_copying_from_history():
 
 def test_seed_makes_generation_repeatable(generators):
     generator = generators["attention_rnn"]
-    first = generator.generate(TWINKLE, num_steps=24, num_outputs=2, beam_size=2, branch_factor=2, seed=42)
-    again = generator.generate(TWINKLE, num_steps=24, num_outputs=2, beam_size=2, branch_factor=2, seed=42)
-    other = generator.generate(TWINKLE, num_steps=24, num_outputs=2, beam_size=2, branch_factor=2, seed=43)
+    first = generator.generate(
+        TWINKLE, num_steps=24, num_outputs=2, beam_size=2, branch_factor=2, seed=42
+    )
+    again = generator.generate(
+        TWINKLE, num_steps=24, num_outputs=2, beam_size=2, branch_factor=2, seed=42
+    )
+    other = generator.generate(
+        TWINKLE, num_steps=24, num_outputs=2, beam_size=2, branch_factor=2, seed=43
+    )
     assert [melody.events for melody in first] == [melody.events for melody in again]
-    assert [melody.log_likelihood for melody in first] == [melody.log_likelihood for melody in again]
+    assert [melody.log_likelihood for melody in first] == [
+        melody.log_likelihood for melody in again
+    ]
     assert [melody.events for melody in first] != [melody.events for melody in other]
 
 
@@ -211,12 +249,15 @@ def test_beam_of_one_is_plain_ancestral_sampling(generators, name):
     rng = np.random.default_rng(7)
     events = list(TWINKLE)
     score = 0.0
-    log_probabilities = full_model_log_probabilities(generator.model, generator.encoder.inputs(events), temperature)
+    log_probabilities = full_model_log_probabilities(
+        generator.model, generator.encoder.inputs(events), temperature
+    )
     labels = generator.encoder.labels(events)[1:]
     score += log_probabilities[np.arange(len(labels)), labels].sum()
     while len(events) < 20:
-        log_probabilities = full_model_log_probabilities(generator.model, generator.encoder.inputs(events),
-                                                         temperature)[-1]
+        log_probabilities = full_model_log_probabilities(
+            generator.model, generator.encoder.inputs(events), temperature
+        )[-1]
         probabilities = np.exp(log_probabilities)
         chosen = int((np.cumsum(probabilities) <= rng.random() * probabilities.sum()).sum())
         events.append(generator.encoder.class_index_to_event(chosen, events))
@@ -228,25 +269,47 @@ def test_beam_of_one_is_plain_ancestral_sampling(generators, name):
 @pytest.mark.parametrize("name", ["basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"])
 def test_beam_scores_are_the_log_likelihoods_of_the_returned_melodies(generators, name):
     generator = generators[name]
-    primer = [76, NO_EVENT, 79, NO_EVENT, 81, NOTE_OFF, 83, NO_EVENT]  # squashed by basic/lookback/attention
+    primer = [
+        76,
+        NO_EVENT,
+        79,
+        NO_EVENT,
+        81,
+        NOTE_OFF,
+        83,
+        NO_EVENT,
+    ]  # squashed by basic/lookback/attention
     for temperature in (1.0, 0.6):
-        melodies = generator.generate(primer, num_steps=26, num_outputs=3, temperature=temperature, beam_size=3,
-                                      branch_factor=2, steps_per_iteration=2, seed=3)
+        melodies = generator.generate(
+            primer,
+            num_steps=26,
+            num_outputs=3,
+            temperature=temperature,
+            beam_size=3,
+            branch_factor=2,
+            steps_per_iteration=2,
+            seed=3,
+        )
         for melody in melodies:
             # The melody as the model saw it, primer included, scored from scratch by the full model.
             inputs, labels = generator.encoder.encode(melody.model_events)
             log_probabilities = full_model_log_probabilities(generator.model, inputs, temperature)
             direct = log_probabilities[np.arange(len(labels)), labels].sum()
             assert melody.log_likelihood == pytest.approx(direct, rel=1e-5, abs=1e-4)
-            assert melody_log_likelihood(generator, melody, temperature=temperature) == pytest.approx(
-                melody.log_likelihood, rel=1e-5, abs=1e-4)
+            assert melody_log_likelihood(
+                generator, melody, temperature=temperature
+            ) == pytest.approx(melody.log_likelihood, rel=1e-5, abs=1e-4)
 
 
 def test_beam_search_prefers_likelier_melodies(generators):
     generator = generators["basic_rnn"]
     sampled = generator.generate(TWINKLE, num_steps=24, num_outputs=8, seed=11)
-    searched = generator.generate(TWINKLE, num_steps=24, num_outputs=8, beam_size=4, branch_factor=4, seed=11)
-    assert np.mean([m.log_likelihood for m in searched]) > np.mean([m.log_likelihood for m in sampled])
+    searched = generator.generate(
+        TWINKLE, num_steps=24, num_outputs=8, beam_size=4, branch_factor=4, seed=11
+    )
+    assert np.mean([m.log_likelihood for m in searched]) > np.mean(
+        [m.log_likelihood for m in sampled]
+    )
 
 
 def test_all_outputs_and_beams_advance_in_one_model_call_per_step(generators):
@@ -268,7 +331,9 @@ def test_all_outputs_and_beams_advance_in_one_model_call_per_step(generators):
 
     generator.step_model, generator._sampler = CountingStepModel(real_step_model), None
     try:
-        generator.generate(TWINKLE, num_steps=8 + 16, num_outputs=3, beam_size=2, branch_factor=2, seed=0)
+        generator.generate(
+            TWINKLE, num_steps=8 + 16, num_outputs=3, beam_size=2, branch_factor=2, seed=0
+        )
     finally:
         generator.step_model, generator._sampler = real_step_model, sampler
     assert calls[0] == (1, 8)  # the primer, once, for one row
@@ -291,7 +356,9 @@ def test_compiled_beam_search_takes_one_call_per_step_and_sampling_one_call_in_a
 
     sampler.extend, sampler.sample = counting_extend, counting_sample
     try:
-        generator.generate(TWINKLE, num_steps=8 + 16, num_outputs=3, beam_size=2, branch_factor=2, seed=0)
+        generator.generate(
+            TWINKLE, num_steps=8 + 16, num_outputs=3, beam_size=2, branch_factor=2, seed=0
+        )
         generator.generate(TWINKLE, num_steps=8 + 16, num_outputs=3, seed=0)
     finally:
         sampler.extend, sampler.sample = real_extend, real_sample
@@ -307,10 +374,14 @@ def test_melody_log_likelihood_matches_the_full_model(generators):
     inputs, labels = generator.encoder.encode(squashed.events)
     log_probabilities = full_model_log_probabilities(generator.model, inputs)
     expected = log_probabilities[np.arange(len(labels)), labels].sum()
-    assert melody_log_likelihood(generator.model, melody, generator.config) == pytest.approx(expected, rel=1e-5)
+    assert melody_log_likelihood(generator.model, melody, generator.config) == pytest.approx(
+        expected, rel=1e-5
+    )
     assert melody_log_likelihood(generator, Melody(melody)) == pytest.approx(expected, rel=1e-5)
     halved = log_probabilities_at(generator, squashed.events, 0.5)
-    assert melody_log_likelihood(generator, melody, temperature=0.5) == pytest.approx(halved, rel=1e-5)
+    assert melody_log_likelihood(generator, melody, temperature=0.5) == pytest.approx(
+        halved, rel=1e-5
+    )
     assert melody_log_likelihood(generator, [60]) == 0.0
 
 
@@ -321,10 +392,13 @@ def log_probabilities_at(generator, events, temperature):
 
 
 # --- the beam search on its own, with toy step functions --------------------------------------
-def counter_search(value_of, num_steps=5, beam_size=1, branch_factor=1, steps_per_iteration=1, calls=None):
+def counter_search(
+    value_of, num_steps=5, beam_size=1, branch_factor=1, steps_per_iteration=1, calls=None
+):
     """A toy in the spirit of Magenta's beam_search_test: each row appends value_of(row, length);
     a 0 doubles the row's state, a 1 adds the state to the score and resets it to 1. The best
     sequence of length 5 is [0, 0, 0, 0, 1] (score 16); greedy choices give [1, 1, 1, 1, 1] (5)."""
+
     def step(rows, state, scores):
         state, scores = state.copy(), scores.copy()
         if calls is not None:
@@ -339,8 +413,17 @@ def counter_search(value_of, num_steps=5, beam_size=1, branch_factor=1, steps_pe
                 state[row] = 1
         return state, scores
 
-    return beam_search([[]], np.array([1]), [0.0], step, lambda state, rows: state[rows], num_steps,
-                       beam_size, branch_factor, steps_per_iteration)
+    return beam_search(
+        [[]],
+        np.array([1]),
+        [0.0],
+        step,
+        lambda state, rows: state[rows],
+        num_steps,
+        beam_size,
+        branch_factor,
+        steps_per_iteration,
+    )
 
 
 def test_toy_beam_search_without_branching_is_plain_generation():
@@ -360,21 +443,32 @@ def test_toy_beam_search_with_one_step_per_iteration_is_greedy():
 def test_toy_beam_search_looking_ahead_finds_the_best_sequence():
     # One iteration of 5 steps over 32 branches: branch r appends the bits of r, so every
     # sequence of five bits is tried and the best survives.
-    sequences, state, scores = counter_search(lambda row, length: (row >> length) & 1, branch_factor=32,
-                                              steps_per_iteration=5)
+    sequences, state, scores = counter_search(
+        lambda row, length: (row >> length) & 1, branch_factor=32, steps_per_iteration=5
+    )
     assert sequences == [[0, 0, 0, 0, 1]] and scores.tolist() == [16] and state.tolist() == [1]
 
 
 def test_toy_beam_search_iterations_prune_branch_and_extend():
     calls = []
     # 7 steps, 3 per iteration: a first iteration of 1 step, then 2 of 3 (spec §6.3).
-    counter_search(lambda row, length: row % 2, num_steps=7, beam_size=2, branch_factor=3, steps_per_iteration=3,
-                   calls=calls)
+    counter_search(
+        lambda row, length: row % 2,
+        num_steps=7,
+        beam_size=2,
+        branch_factor=3,
+        steps_per_iteration=3,
+        calls=calls,
+    )
     assert calls == [(6, length) for length in range(7)]
     # A wide beam keeps the zeros alive long enough to cash in late: better than greedy.
     _, _, greedy = counter_search(lambda row, length: row % 2, branch_factor=2)
-    _, _, wide = counter_search(lambda row, length: (row // 2 ** length) % 2, beam_size=1, branch_factor=32,
-                                steps_per_iteration=5)
+    _, _, wide = counter_search(
+        lambda row, length: (row // 2**length) % 2,
+        beam_size=1,
+        branch_factor=32,
+        steps_per_iteration=5,
+    )
     assert wide[0] > greedy[0]
 
 
@@ -386,6 +480,7 @@ def test_toy_beam_search_runs_independent_searches_together():
                 value = (sum(sequence) * 7 + row % rows_per_search * 3) % 5
                 sequence.append(value)
             return state, scores + np.array([row[-1] for row in rows], dtype=float) ** 1.5
+
         return step
 
     def select(state, rows):
@@ -394,8 +489,17 @@ def test_toy_beam_search_runs_independent_searches_together():
     starts = [[1], [2, 3]]
     together = beam_search(starts, np.array([0, 1]), [0.0, 0.5], make_step(2), select, 6, 3, 2, 2)
     for search in range(2):
-        alone = beam_search([starts[search]], np.array([search]), [[0.0, 0.5][search]], make_step(1), select,
-                            6, 3, 2, 2)
+        alone = beam_search(
+            [starts[search]],
+            np.array([search]),
+            [[0.0, 0.5][search]],
+            make_step(1),
+            select,
+            6,
+            3,
+            2,
+            2,
+        )
         assert together[0][search] == alone[0][0]
         assert together[1][search] == alone[1][0] == search
         assert together[2][search] == alone[2][0]
@@ -413,26 +517,47 @@ def test_write_melodies_names_velocity_tempo_and_primer(tmp_path):
     assert {note.velocity for note in notes} == {100}
     assert midi.get_tempo_changes()[1][0] == pytest.approx(96.0, rel=1e-3)
     seconds_per_step = 60.0 / 96.0 / 4
-    assert notes[0].start == pytest.approx(0.0) and notes[1].start == pytest.approx(2 * seconds_per_step, abs=1e-3)
+    assert notes[0].start == pytest.approx(0.0) and notes[1].start == pytest.approx(
+        2 * seconds_per_step, abs=1e-3
+    )
     assert notes[4].end == pytest.approx(10 * seconds_per_step, abs=1e-3)  # the note-off at step 10
-    assert [path.name for path in output_filenames(tmp_path, 3, when)][0] == "2024-05-06_070809_1.mid"
+    assert [path.name for path in output_filenames(tmp_path, 3, when)][
+        0
+    ] == "2024-05-06_070809_1.mid"
 
 
 @pytest.fixture(scope="module")
 def bundle_file(tmp_path_factory, generators):
     path = tmp_path_factory.mktemp("bundles") / "basic.bundle"
-    save_bundle(path, generators["basic_rnn"].model, generators["basic_rnn"].config, "tiny test model")
+    save_bundle(
+        path, generators["basic_rnn"].model, generators["basic_rnn"].config, "tiny test model"
+    )
     return path
 
 
 def test_cli_without_a_primer_starts_from_middle_c(bundle_file, tmp_path, capsys):
-    status = cli.main(["generate", "--bundle_file", str(bundle_file), "--output_dir", str(tmp_path),
-                       "--num_outputs", "2", "--num_steps", "16", "--seed", "1"])
+    status = cli.main(
+        [
+            "generate",
+            "--bundle_file",
+            str(bundle_file),
+            "--output_dir",
+            str(tmp_path),
+            "--num_outputs",
+            "2",
+            "--num_steps",
+            "16",
+            "--seed",
+            "1",
+        ]
+    )
     assert status == 0
     output = capsys.readouterr().out
     assert "middle C" in output and "Wrote 2 MIDI files" in output
     paths = sorted(tmp_path.glob("*.mid"))
-    assert [re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{6}_(\d)\.mid", path.name).group(1) for path in paths] == ["1", "2"]
+    assert [
+        re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{6}_(\d)\.mid", path.name).group(1) for path in paths
+    ] == ["1", "2"]
     for path in paths:
         notes = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
         assert notes[0].pitch == MIDDLE_C and notes[0].start == pytest.approx(0.0)
@@ -444,8 +569,21 @@ def test_cli_midi_primer_reports_polyphony_and_keeps_the_tempo(bundle_file, tmp_
     piano.notes += [pretty_midi.Note(90, 60, 0.0, 0.5), pretty_midi.Note(90, 64, 0.0, 0.5)]
     midi.instruments.append(piano)
     midi.write(str(tmp_path / "chord.mid"))
-    status = cli.main(["generate", "--bundle_file", str(bundle_file), "--output_dir", str(tmp_path / "out"),
-                       "--num_outputs", "1", "--num_steps", "16", "--primer_midi", str(tmp_path / "chord.mid")])
+    status = cli.main(
+        [
+            "generate",
+            "--bundle_file",
+            str(bundle_file),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--num_outputs",
+            "1",
+            "--num_steps",
+            "16",
+            "--primer_midi",
+            str(tmp_path / "chord.mid"),
+        ]
+    )
     assert status == 0
     assert "simultaneous notes" in capsys.readouterr().out
     written = pretty_midi.PrettyMIDI(str(next((tmp_path / "out").glob("*.mid"))))
@@ -464,8 +602,16 @@ def test_cli_errors(bundle_file, tmp_path, capsys):
     assert cli.main(arguments + ["--temperature", "0"]) == 1
     assert "temperature" in capsys.readouterr().err
     (tmp_path / "run").mkdir()
-    assert cli.main(["generate", "--run_dir", str(tmp_path / "run"), "--output_dir", str(tmp_path)]) == 1
+    assert (
+        cli.main(["generate", "--run_dir", str(tmp_path / "run"), "--output_dir", str(tmp_path)])
+        == 1
+    )
     assert "no checkpoint" in capsys.readouterr().err
-    assert cli.main(["generate", "--checkpoint_file", str(tmp_path / "ckpt-9"), "--config", "basic_rnn"]) == 1
+    assert (
+        cli.main(
+            ["generate", "--checkpoint_file", str(tmp_path / "ckpt-9"), "--config", "basic_rnn"]
+        )
+        == 1
+    )
     assert "no such checkpoint" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.mid"))

@@ -24,8 +24,13 @@ import numpy as np
 import pytest
 
 from melodylib.cli import main as cli
+from melodylib.data.datasets import (
+    INFO_FILE,
+    TRAINING_FILE,
+    DatasetSummary,
+    melodies_from_note_sequence,
+)
 from melodylib.encoding.configs import CONFIG_NAMES, get_config
-from melodylib.data.datasets import INFO_FILE, TRAINING_FILE, DatasetSummary, melodies_from_note_sequence
 from melodylib.music.melodies import Melody, extract_melodies_with_statistics
 from melodylib.music.notesequence import read_note_sequences
 from melodylib.music.quantize import (
@@ -57,15 +62,27 @@ def reference() -> dict:
 
 @pytest.fixture(scope="module")
 def magenta_sequences() -> dict[str, dict]:
-    return {sequence["filename"]: sequence for sequence in load_json("notesequences.json.gz")["sequences"]}
+    return {
+        sequence["filename"]: sequence
+        for sequence in load_json("notesequences.json.gz")["sequences"]
+    }
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> Path:
     """`melody_rnn convert` on the real MIDI folder, as a user runs it."""
     output_file = tmp_path_factory.mktemp("convert") / "notesequences.tfrecord"
-    status = cli.main(["convert", "--input_dir", str(REAL_MIDI), "--output_file", str(output_file),
-                       "--num_workers", "1"])
+    status = cli.main(
+        [
+            "convert",
+            "--input_dir",
+            str(REAL_MIDI),
+            "--output_file",
+            str(output_file),
+            "--num_workers",
+            "1",
+        ]
+    )
     assert status == 0
     return output_file
 
@@ -81,8 +98,21 @@ def datasets(converted, tmp_path_factory) -> dict[str, Path]:
     output_dirs = {}
     for config_name in CONFIG_NAMES:
         output_dir = tmp_path_factory.mktemp(f"dataset_{config_name}")
-        status = cli.main(["create_dataset", "--config", config_name, "--input", str(converted),
-                           "--output_dir", str(output_dir), "--eval_ratio", "0", "--num_workers", "1"])
+        status = cli.main(
+            [
+                "create_dataset",
+                "--config",
+                config_name,
+                "--input",
+                str(converted),
+                "--output_dir",
+                str(output_dir),
+                "--eval_ratio",
+                "0",
+                "--num_workers",
+                "1",
+            ]
+        )
         assert status == 0
         output_dirs[config_name] = output_dir
     return output_dirs
@@ -101,8 +131,13 @@ def parse_examples(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
         assert not example.context.feature, f"{path}: context features (Magenta writes none)"
         feature_lists = example.feature_lists.feature_list
         assert set(feature_lists) == {"inputs", "labels"}
-        inputs = np.array([list(row.float_list.value) for row in feature_lists["inputs"].feature], dtype=np.float32)
-        labels = np.array([list(row.int64_list.value) for row in feature_lists["labels"].feature], dtype=np.int64)
+        inputs = np.array(
+            [list(row.float_list.value) for row in feature_lists["inputs"].feature],
+            dtype=np.float32,
+        )
+        labels = np.array(
+            [list(row.int64_list.value) for row in feature_lists["labels"].feature], dtype=np.int64
+        )
         assert labels.ndim == 2 and labels.shape[1] == 1
         examples.append((inputs, labels[:, 0]))
     return examples
@@ -140,15 +175,24 @@ def test_note_sequences_equal_note_seqs(our_sequences, magenta_sequences):
         if ours is None:
             differences.append(f"{filename}: not converted")
             continue
-        our_notes = [(n.pitch, n.velocity, n.start_time, n.end_time, n.instrument, n.program, n.is_drum)
-                     for n in ours.notes]
+        our_notes = [
+            (n.pitch, n.velocity, n.start_time, n.end_time, n.instrument, n.program, n.is_drum)
+            for n in ours.notes
+        ]
         their_notes = [tuple(note) for note in theirs["notes"]]
         if len(our_notes) != len(their_notes):
             differences.append(f"{filename}: {len(our_notes)} notes, note_seq {len(their_notes)}")
             continue
         for index, (mine, other) in enumerate(zip(our_notes, their_notes)):
-            same_fields = mine[:2] == tuple(other[:2]) and mine[4:] == (other[4], other[5], bool(other[6]))
-            same_times = abs(mine[2] - other[2]) <= TIME_TOLERANCE and abs(mine[3] - other[3]) <= TIME_TOLERANCE
+            same_fields = mine[:2] == tuple(other[:2]) and mine[4:] == (
+                other[4],
+                other[5],
+                bool(other[6]),
+            )
+            same_times = (
+                abs(mine[2] - other[2]) <= TIME_TOLERANCE
+                and abs(mine[3] - other[3]) <= TIME_TOLERANCE
+            )
             if not (same_fields and same_times):
                 differences.append(f"{filename} note {index}: {mine} != {other}")
                 break
@@ -158,14 +202,19 @@ def test_note_sequences_equal_note_seqs(our_sequences, magenta_sequences):
         our_meters = [(t.time, t.numerator, t.denominator) for t in ours.time_signatures]
         their_meters = [tuple(t) for t in theirs["time_signatures"]]
         if len(our_meters) != len(their_meters) or any(
-            abs(a[0] - b[0]) > TIME_TOLERANCE or a[1:] != b[1:] for a, b in zip(our_meters, their_meters)
+            abs(a[0] - b[0]) > TIME_TOLERANCE or a[1:] != b[1:]
+            for a, b in zip(our_meters, their_meters)
         ):
             differences.append(f"{filename}: time signatures {our_meters} != {their_meters}")
         our_keys = [(k.time, k.key, k.mode) for k in ours.key_signatures]
         if our_keys != [tuple(k) for k in theirs["key_signatures"]]:
-            differences.append(f"{filename}: key signatures {our_keys} != {theirs['key_signatures']}")
+            differences.append(
+                f"{filename}: key signatures {our_keys} != {theirs['key_signatures']}"
+            )
         if abs(ours.total_time - theirs["total_time"]) > TIME_TOLERANCE:
-            differences.append(f"{filename}: total_time {ours.total_time} != {theirs['total_time']}")
+            differences.append(
+                f"{filename}: total_time {ours.total_time} != {theirs['total_time']}"
+            )
     assert not differences, "\n".join(differences)
 
 
@@ -182,22 +231,42 @@ def test_time_change_segments_equal_magentas(our_sequences, reference):
         pieces = split_on_time_changes(sequence)
         segments = record["segments"]
         if len(pieces) != len(segments):
-            differences.append(f"{record['filename']}: {len(pieces)} segments, Magenta {len(segments)}")
+            differences.append(
+                f"{record['filename']}: {len(pieces)} segments, Magenta {len(segments)}"
+            )
             continue
         quantized, _ = split_and_quantize(sequence)
         kept = [segment for segment in segments if segment["quantized"]]
         if len(quantized) != len(kept):
-            differences.append(f"{record['filename']}: {len(quantized)} quantized segments, Magenta {len(kept)}")
+            differences.append(
+                f"{record['filename']}: {len(quantized)} quantized segments, Magenta {len(kept)}"
+            )
             continue
         for piece, segment in zip(pieces, segments):
-            if len(piece.notes) != segment["num_notes"] or abs(piece.total_time - segment["total_time"]) > TIME_TOLERANCE:
-                differences.append(f"{record['filename']} segment {segment['index']}: notes/total_time differ")
+            if (
+                len(piece.notes) != segment["num_notes"]
+                or abs(piece.total_time - segment["total_time"]) > TIME_TOLERANCE
+            ):
+                differences.append(
+                    f"{record['filename']} segment {segment['index']}: notes/total_time differ"
+                )
         for ours, segment in zip(quantized, kept):
-            theirs = (segment["qpm"], tuple(segment["time_signature"] or (4, 4)), segment["total_quantized_steps"],
-                      segment["steps_per_bar"])
-            mine = (ours.qpm, (ours.numerator, ours.denominator), ours.total_steps, ours.steps_per_bar)
+            theirs = (
+                segment["qpm"],
+                tuple(segment["time_signature"] or (4, 4)),
+                segment["total_quantized_steps"],
+                segment["steps_per_bar"],
+            )
+            mine = (
+                ours.qpm,
+                (ours.numerator, ours.denominator),
+                ours.total_steps,
+                ours.steps_per_bar,
+            )
             if mine != theirs:
-                differences.append(f"{record['filename']} segment {segment['index']}: {mine} != {theirs}")
+                differences.append(
+                    f"{record['filename']} segment {segment['index']}: {mine} != {theirs}"
+                )
     assert not differences, "\n".join(differences)
 
 
@@ -233,7 +302,9 @@ def our_melodies(sequence) -> dict[tuple[int, int, int], Melody]:
         for instrument in sorted(set(piece.instrument.tolist())):
             found, _ = extract_melodies_with_statistics(only_instrument(piece, instrument))
             attributed += [(instrument, melody) for melody in found]
-        assert [melody for _, melody in attributed] == whole, f"{sequence.filename}: instrument attribution failed"
+        assert [melody for _, melody in attributed] == whole, (
+            f"{sequence.filename}: instrument attribution failed"
+        )
         for instrument, melody in attributed:
             result[(segment_index, instrument, melody.start_step)] = melody
     return result
@@ -260,14 +331,20 @@ def test_melodies_before_and_after_squash_equal_magentas(our_sequences, referenc
             compared += 1
             where = f"{filename} segment {key[0]} instrument {key[1]} step {key[2]}"
             if (melody.events, melody.end_step, melody.steps_per_bar, melody.steps_per_quarter) != (
-                expected["events"], expected["end_step"], expected["steps_per_bar"], expected["steps_per_quarter"]
+                expected["events"],
+                expected["end_step"],
+                expected["steps_per_bar"],
+                expected["steps_per_quarter"],
             ):
                 differences.append(f"{where}: the melody before squash differs")
                 continue
             for name, config in configs.items():
                 squashed = melody.copy()
                 amount = squashed.squash(config.min_note, config.max_note, config.transpose_to_key)
-                if amount != expected["transpose_amount"][name] or squashed.events != expected["squashed_events"][name]:
+                if (
+                    amount != expected["transpose_amount"][name]
+                    or squashed.events != expected["squashed_events"][name]
+                ):
                     differences.append(f"{where}: {name}: the squashed melody differs")
                     continue
                 _, labels = config.encoder.encode(squashed.events)
@@ -332,7 +409,13 @@ def test_magentas_logged_statistics(reference):
         "DAGPipeline_MelodyExtractor_training_melodies_discarded_too_few_pitches": 1,
         "DAGPipeline_MelodyExtractor_training_melodies_discarded_too_short": 49,
         "DAGPipeline_MelodyExtractor_training_melodies_truncated": 1,
-        "DAGPipeline_MelodyExtractor_training_melody_lengths_in_bars": {"7": 4, "8": 2, "10": 30, "20": 17, "40": 1},
+        "DAGPipeline_MelodyExtractor_training_melody_lengths_in_bars": {
+            "7": 4,
+            "8": 2,
+            "10": 30,
+            "20": 17,
+            "40": 1,
+        },
         "DAGPipeline_MelodyExtractor_training_polyphonic_tracks_discarded": 37,
         "DAGPipeline_RandomPartition_training_melodies_count": 32,
         "DAGPipeline_TranspositionPipeline_training_transpositions_generated": 42,
@@ -365,6 +448,6 @@ def test_statistics_per_file_equal_magentas(our_sequences, reference):
 
 
 def test_histogram_bucket_names_parse():
-    assert magenta_counter_names({"X_melody_lengths_in_bars_[10,20)": 3, "X_melody_lengths_in_bars_[0,1)": 0}) == {
-        "X_melody_lengths_in_bars": {"10": 3}
-    }
+    assert magenta_counter_names(
+        {"X_melody_lengths_in_bars_[10,20)": 3, "X_melody_lengths_in_bars_[0,1)": 0}
+    ) == {"X_melody_lengths_in_bars": {"10": 3}}

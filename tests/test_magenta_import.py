@@ -66,7 +66,11 @@ def _field(number: int, payload: bytes) -> bytes:
 
 
 def make_mag(
-    generator_id: str, checkpoint: bytes, metagraph: bytes, description: str = "d", bundle_description: str = "b"
+    generator_id: str,
+    checkpoint: bytes,
+    metagraph: bytes,
+    description: str = "d",
+    bundle_description: str = "b",
 ) -> bytes:
     """A GeneratorBundle: details {id, description}, one checkpoint, metagraph, bundle details."""
     details = _field(1, generator_id.encode()) + _field(2, description.encode())
@@ -81,7 +85,9 @@ def make_mag(
 def write_v1_checkpoint(path: Path, tensors: dict[str, np.ndarray]) -> bytes:
     """Write `tensors` as a TF1 V1 checkpoint file (what a .mag holds) and return its bytes."""
     names = sorted(tensors)
-    tf.raw_ops.Save(filename=str(path), tensor_names=names, data=[tf.constant(tensors[name]) for name in names])
+    tf.raw_ops.Save(
+        filename=str(path), tensor_names=names, data=[tf.constant(tensors[name]) for name in names]
+    )
     return path.read_bytes()
 
 
@@ -90,7 +96,9 @@ def write_v2_checkpoint(prefix: Path, tensors: dict[str, np.ndarray]) -> None:
     prefix.parent.mkdir(parents=True, exist_ok=True)
     names = sorted(tensors)
     tf.raw_ops.SaveV2(
-        prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
+        prefix=str(prefix),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
         tensors=[tf.constant(tensors[name]) for name in names],
     )
 
@@ -101,7 +109,9 @@ def fixture_variables(name: str, tmp_path: Path) -> dict[str, np.ndarray]:
     path = tmp_path / f"{name}.ckpt"
     path.write_bytes(magenta.checkpoint)
     reader = tf.train.load_checkpoint(str(path))
-    return {variable: reader.get_tensor(variable) for variable in reader.get_variable_to_shape_map()}
+    return {
+        variable: reader.get_tensor(variable) for variable in reader.get_variable_to_shape_map()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -142,15 +152,21 @@ def test_config_and_hparams_come_from_the_generator_id_and_the_shapes(imported, 
 
 def test_lstm_weights_are_split_reordered_and_get_the_forget_bias(imported, tmp_path):
     variables = fixture_variables("basic_rnn_small", tmp_path)
-    kernel = variables["rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel"]  # [32 + 24, 4·24], gates i j f o
+    kernel = variables[
+        "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel"
+    ]  # [32 + 24, 4·24], gates i j f o
     bias = variables["rnn/multi_rnn_cell/cell_1/basic_lstm_cell/bias"]
     weights = imported["basic_rnn_small"].weights
     units = 24
     i, j, f, o = (slice(gate * units, (gate + 1) * units) for gate in range(4))
     ours_i, ours_f, ours_c, ours_o = (slice(gate * units, (gate + 1) * units) for gate in range(4))
     np.testing.assert_array_equal(weights["lstm_1/lstm_cell/kernel"][:, ours_f], kernel[:32, f])
-    np.testing.assert_array_equal(weights["lstm_1/lstm_cell/recurrent_kernel"][:, ours_c], kernel[32:, j])
-    np.testing.assert_array_equal(weights["lstm_1/lstm_cell/recurrent_kernel"][:, ours_o], kernel[32:, o])
+    np.testing.assert_array_equal(
+        weights["lstm_1/lstm_cell/recurrent_kernel"][:, ours_c], kernel[32:, j]
+    )
+    np.testing.assert_array_equal(
+        weights["lstm_1/lstm_cell/recurrent_kernel"][:, ours_o], kernel[32:, o]
+    )
     np.testing.assert_array_equal(weights["lstm_1/lstm_cell/bias"][ours_i], bias[i])
     np.testing.assert_allclose(weights["lstm_1/lstm_cell/bias"][ours_f], bias[f] + 1.0)
     np.testing.assert_array_equal(weights["logits/kernel"], variables["fully_connected/weights"])
@@ -174,12 +190,18 @@ def test_log_likelihood_and_softmax_equal_magentas(imported, name):
     softmax = np.exp(logits - logits.max(axis=-1, keepdims=True))
     softmax /= softmax.sum(axis=-1, keepdims=True)
     difference = np.abs(softmax - SOFTMAX[f"{name}__softmax"]).max(axis=-1)
-    assert difference.max() < 1e-4, f"softmax differs first at position {int(np.argmax(difference > 1e-4))}"
+    assert difference.max() < 1e-4, (
+        f"softmax differs first at position {int(np.argmax(difference > 1e-4))}"
+    )
     # Log-likelihood of every melody (squashed as in training), to 1e-3 relative.
     for melody in record["melodies"]:
         ours = melody_log_likelihood(generator, melody["events"])
         expected = melody["log_likelihood"]
-        assert abs(ours - expected) <= 1e-3 * abs(expected), (melody["source_filename"], ours, expected)
+        assert abs(ours - expected) <= 1e-3 * abs(expected), (
+            melody["source_filename"],
+            ours,
+            expected,
+        )
 
 
 def test_every_config_is_covered_by_the_equivalence_fixtures():
@@ -188,10 +210,23 @@ def test_every_config_is_covered_by_the_equivalence_fixtures():
 
 def test_generate_from_a_mag_bundle_on_the_command_line(tmp_path, capsys):
     output_dir = tmp_path / "generated"
-    status = cli.main([
-        "generate", "--bundle_file", str(BUNDLES / "attention_rnn_small.mag"), "--output_dir", str(output_dir),
-        "--num_outputs", "2", "--num_steps", "32", "--primer_melody", "[60, -2, 62, -2]", "--seed", "1",
-    ])
+    status = cli.main(
+        [
+            "generate",
+            "--bundle_file",
+            str(BUNDLES / "attention_rnn_small.mag"),
+            "--output_dir",
+            str(output_dir),
+            "--num_outputs",
+            "2",
+            "--num_steps",
+            "32",
+            "--primer_melody",
+            "[60, -2, 62, -2]",
+            "--seed",
+            "1",
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     files = sorted(output_dir.glob("*.mid"))
     assert len(files) == 2 and all(path.stat().st_size > 0 for path in files)
@@ -214,7 +249,9 @@ def test_load_bundle_and_convert_bundle(tmp_path):
     for path, value in magenta_bundle.weights.items():
         np.testing.assert_array_equal(ours.weights[path], value)
     melody = EXPECTED["lookback_rnn_small"]["melodies"][5]
-    assert melody_log_likelihood(ours, melody["events"]) == pytest.approx(melody["log_likelihood"], rel=1e-3)
+    assert melody_log_likelihood(ours, melody["events"]) == pytest.approx(
+        melody["log_likelihood"], rel=1e-3
+    )
 
 
 # --- variable-name variants and layouts ---------------------------------------------------------
@@ -226,14 +263,19 @@ def _tf10_names(name: str) -> str:
 def _tf0x_names(name: str) -> str:
     parts = name.split("/")
     renamed = {
-        "rnn": "RNN", "multi_rnn_cell": "MultiRNNCell", "basic_lstm_cell": "BasicLSTMCell",
-        "attention_cell_wrapper": "AttentionCellWrapper", "attention": "Attention", "attn_w": "AttnW_0",
-        "attn_v": "AttnV_0", "attn_output_projection": "AttnOutputProjection",
+        "rnn": "RNN",
+        "multi_rnn_cell": "MultiRNNCell",
+        "basic_lstm_cell": "BasicLSTMCell",
+        "attention_cell_wrapper": "AttentionCellWrapper",
+        "attention": "Attention",
+        "attn_w": "AttnW_0",
+        "attn_v": "AttnV_0",
+        "attn_output_projection": "AttnOutputProjection",
     }
     out = []
     for part in parts:
         if part.startswith("cell_"):
-            out.append("Cell" + part[len("cell_"):])
+            out.append("Cell" + part[len("cell_") :])
         elif part in ("kernel", "weights") and parts[0] == "rnn":
             out.extend(["Linear", "Matrix"])
         elif part in ("bias", "biases") and parts[0] == "rnn":
@@ -243,10 +285,14 @@ def _tf0x_names(name: str) -> str:
     return "/".join(out)
 
 
-@pytest.mark.parametrize("rename", [_tf10_names, _tf0x_names], ids=["tf1.0-weights-biases", "tf0.x-camel-case"])
+@pytest.mark.parametrize(
+    "rename", [_tf10_names, _tf0x_names], ids=["tf1.0-weights-biases", "tf0.x-camel-case"]
+)
 @pytest.mark.parametrize("name", ["basic_rnn_small", "attention_rnn_small"])
 def test_older_tf_variable_names_are_accepted(imported, tmp_path, rename, name):
-    variables = {rename(variable): value for variable, value in fixture_variables(name, tmp_path).items()}
+    variables = {
+        rename(variable): value for variable, value in fixture_variables(name, tmp_path).items()
+    }
     assert len(variables) == len(fixture_variables(name, tmp_path))
     original = read_generator_bundle(BUNDLES / f"{name}.mag")
     checkpoint = write_v1_checkpoint(tmp_path / "renamed.ckpt", variables)
@@ -291,7 +337,9 @@ def test_the_2016_whole_stack_attention_layout_is_refused_clearly(tmp_path):
     assert str(path) in message
     assert "2016" in message and "whole stack" in message and "first layer only" in message
     # The same layout in a training run_dir.
-    write_v2_checkpoint(tmp_path / "run" / "train" / "model.ckpt-10", _historical_attention_variables())
+    write_v2_checkpoint(
+        tmp_path / "run" / "train" / "model.ckpt-10", _historical_attention_variables()
+    )
     assert is_magenta_checkpoint(tmp_path / "run")
     with pytest.raises(MelodylibError, match="whole stack"):
         load_magenta_checkpoint(tmp_path / "run", get_config("attention_rnn"))
@@ -299,7 +347,8 @@ def test_the_2016_whole_stack_attention_layout_is_refused_clearly(tmp_path):
 
 # --- bad input --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "content", [b"", b"hello, this is a text file\n", b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\xdc"],
+    "content",
+    [b"", b"hello, this is a text file\n", b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\xdc"],
     ids=["empty", "text", "midi"],
 )
 def test_a_file_that_is_not_a_bundle(tmp_path, content):
@@ -340,7 +389,9 @@ def test_a_checkpoint_whose_shapes_match_no_config(tmp_path):
         "fully_connected/biases": np.zeros(50, np.float32),
     }
     path = tmp_path / "odd.mag"
-    path.write_bytes(make_mag("basic_rnn", write_v1_checkpoint(tmp_path / "odd.ckpt", variables), b""))
+    path.write_bytes(
+        make_mag("basic_rnn", write_v1_checkpoint(tmp_path / "odd.ckpt", variables), b"")
+    )
     with pytest.raises(MelodylibError) as error:
         load_magenta_bundle(path)
     message = str(error.value)
@@ -348,7 +399,9 @@ def test_a_checkpoint_whose_shapes_match_no_config(tmp_path):
     assert "match no Melody RNN config" in message
     # Shapes that do not even form a model.
     variables["fully_connected/weights"] = np.zeros((17, 50), np.float32)
-    path.write_bytes(make_mag("basic_rnn", write_v1_checkpoint(tmp_path / "odd2.ckpt", variables), b""))
+    path.write_bytes(
+        make_mag("basic_rnn", write_v1_checkpoint(tmp_path / "odd2.ckpt", variables), b"")
+    )
     with pytest.raises(MelodylibError, match="fully_connected/weights has shape"):
         load_magenta_bundle(path)
 
@@ -364,7 +417,9 @@ def test_a_bundle_of_one_config_with_the_shapes_of_another(tmp_path):
 def test_a_corrupt_checkpoint_inside_a_bundle(tmp_path):
     original = read_generator_bundle(BUNDLES / "basic_rnn_small.mag")
     path = tmp_path / "corrupt.mag"
-    path.write_bytes(make_mag("basic_rnn", b"\x00" * 64 + original.checkpoint[64:-500], original.metagraph))
+    path.write_bytes(
+        make_mag("basic_rnn", b"\x00" * 64 + original.checkpoint[64:-500], original.metagraph)
+    )
     with pytest.raises(MelodylibError) as error:
         load_magenta_bundle(path)
     assert str(path) in str(error.value) and "cannot be read" in str(error.value)
@@ -419,7 +474,9 @@ def test_a_magenta_run_dir_and_checkpoint(imported, tmp_path):
     assert find_magenta_checkpoint(moved) == str(Path(moved) / "train" / "model.ckpt-300")
     with pytest.raises(MelodylibError) as error:
         load_magenta_checkpoint(moved, get_config("mono_rnn"))
-    assert "--config is mono_rnn" in str(error.value) and "those are the sizes of basic_rnn" in str(error.value)
+    assert "--config is mono_rnn" in str(error.value) and "those are the sizes of basic_rnn" in str(
+        error.value
+    )
 
 
 def test_generate_from_a_magenta_run_dir_through_the_cli(tmp_path):
@@ -427,8 +484,25 @@ def test_generate_from_a_magenta_run_dir_through_the_cli(tmp_path):
 
     run_dir = _magenta_run_dir(tmp_path, "basic_rnn_small")
     output_dir = tmp_path / "generated"
-    code = main(["generate", "--config", "basic_rnn", "--run_dir", str(run_dir), "--output_dir", str(output_dir),
-                 "--num_outputs", "2", "--num_steps", "24", "--primer_melody", "[60, -2, 62]", "--seed", "3"])
+    code = main(
+        [
+            "generate",
+            "--config",
+            "basic_rnn",
+            "--run_dir",
+            str(run_dir),
+            "--output_dir",
+            str(output_dir),
+            "--num_outputs",
+            "2",
+            "--num_steps",
+            "24",
+            "--primer_melody",
+            "[60, -2, 62]",
+            "--seed",
+            "3",
+        ]
+    )
     assert code == 0
     assert len(list(output_dir.glob("*.mid"))) == 2
 
@@ -438,11 +512,18 @@ def test_an_attention_checkpoint_takes_attn_length_from_its_meta_file(tmp_path):
     prefix = run_dir / "train" / "model.ckpt-12"
     # Without a .meta file, the config's attn_length is kept.
     bundle = load_magenta_checkpoint(run_dir, get_config("attention_rnn", "attn_length=8"))
-    assert bundle.config.hparams.attn_length == 8 and bundle.training["attn_length_source"] == "config"
+    assert (
+        bundle.config.hparams.attn_length == 8 and bundle.training["attn_length_source"] == "config"
+    )
     # With one (here the bundle's generation metagraph), it wins over the config's 40.
-    Path(f"{prefix}.meta").write_bytes(read_generator_bundle(BUNDLES / "attention_rnn_small.mag").metagraph)
+    Path(f"{prefix}.meta").write_bytes(
+        read_generator_bundle(BUNDLES / "attention_rnn_small.mag").metagraph
+    )
     bundle = load_magenta_checkpoint(run_dir, get_config("attention_rnn"))
-    assert bundle.config.hparams.attn_length == 8 and bundle.training["attn_length_source"] == "metagraph"
+    assert (
+        bundle.config.hparams.attn_length == 8
+        and bundle.training["attn_length_source"] == "metagraph"
+    )
     assert bundle.training["training_steps"] == 12
 
 
@@ -465,7 +546,9 @@ def test_the_command_line_reports_a_bad_bundle_without_a_traceback(tmp_path, cap
     data = (BUNDLES / "mono_rnn_small.mag").read_bytes()
     path = tmp_path / "half.mag"
     path.write_bytes(data[: len(data) // 2])
-    status = cli.main(["generate", "--bundle_file", str(path), "--output_dir", str(tmp_path / "out")])
+    status = cli.main(
+        ["generate", "--bundle_file", str(path), "--output_dir", str(tmp_path / "out")]
+    )
     error = capsys.readouterr().err
     assert status == 1
     assert str(path) in error and "truncated" in error and "Traceback" not in error
@@ -477,13 +560,33 @@ def test_the_convert_bundle_command_writes_our_bundle(tmp_path, capsys):
     from melodylib.cli.main import main
 
     output = tmp_path / "lookback.bundle"
-    assert main(["convert_bundle", "--bundle_file", str(BUNDLES / "lookback_rnn_small.mag"),
-                 "--output_bundle", str(output)]) == 0
+    assert (
+        main(
+            [
+                "convert_bundle",
+                "--bundle_file",
+                str(BUNDLES / "lookback_rnn_small.mag"),
+                "--output_bundle",
+                str(output),
+            ]
+        )
+        == 0
+    )
     converted = load_bundle(output)
     original = load_bundle(BUNDLES / "lookback_rnn_small.mag")
     assert converted.source == "melodylib" and converted.config.name == "lookback_rnn"
     for key, value in original.weights.items():
         np.testing.assert_array_equal(converted.weights[key], value)
-    assert main(["convert_bundle", "--bundle_file", str(tmp_path / "missing.mag"), "--output_bundle",
-                 str(tmp_path / "x.bundle")]) == 1
+    assert (
+        main(
+            [
+                "convert_bundle",
+                "--bundle_file",
+                str(tmp_path / "missing.mag"),
+                "--output_bundle",
+                str(tmp_path / "x.bundle"),
+            ]
+        )
+        == 1
+    )
     assert "missing.mag" in capsys.readouterr().err

@@ -30,7 +30,10 @@ def make_sequence(tracks, qpm=60.0, numerator=4, denominator=4):
     notes = []
     for key, track in tracks.items():
         instrument, is_drum = (key[0], True) if isinstance(key, tuple) else (key, False)
-        notes += [Note(pitch, velocity, start, end, instrument, 0, is_drum) for pitch, velocity, start, end in track]
+        notes += [
+            Note(pitch, velocity, start, end, instrument, 0, is_drum)
+            for pitch, velocity, start, end in track
+        ]
     return NoteSequence(
         notes=notes,
         tempos=[Tempo(0.0, qpm)],
@@ -79,7 +82,20 @@ def test_note_histogram():
 
 def test_major_key_histograms():
     assert Melody([60]).get_major_key_histogram().tolist() == [1, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0]
-    assert Melody([60, 61]).get_major_key_histogram().tolist() == [1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1]
+    assert Melody([60, 61]).get_major_key_histogram().tolist() == [
+        1,
+        2,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        2,
+        1,
+        1,
+        1,
+    ]
 
 
 def test_get_major_key():
@@ -184,7 +200,10 @@ def test_set_length_does_not_add_a_note_off_after_silence():
 def test_to_note_sequence():
     melody = Melody([NO, 1, NO, OFF, NO, 2, 3, OFF, NO])
     sequence = melody.to_note_sequence(velocity=10, instrument=1, qpm=60.0, sequence_start_time=2.0)
-    assert [(note.pitch, note.velocity, note.instrument, note.start_time, note.end_time) for note in sequence.notes] == [
+    assert [
+        (note.pitch, note.velocity, note.instrument, note.start_time, note.end_time)
+        for note in sequence.notes
+    ] == [
         (1, 10, 1, 2.25, 2.75),
         (2, 10, 1, 3.25, 3.5),
         (3, 10, 1, 3.5, 3.75),
@@ -198,24 +217,63 @@ def test_to_note_sequence():
 def test_to_note_sequence_sustains_the_last_note_and_offsets_by_start_step():
     melody = Melody([60, NO, 62, NO], start_step=8)
     sequence = melody_to_note_sequence(melody)  # 120 qpm: 0.125 s per step
-    assert [(note.pitch, note.start_time, note.end_time) for note in sequence.notes] == [(60, 1.0, 1.25), (62, 1.25, 1.5)]
+    assert [(note.pitch, note.start_time, note.end_time) for note in sequence.notes] == [
+        (60, 1.0, 1.25),
+        (62, 1.25, 1.5),
+    ]
     assert sequence.total_time == 1.5
 
 
 # --- Melody.from_quantized_sequence ---------------------------------------------------------------
 
-MELODIES_LIB_NOTES = [(12, 100, 0.01, 10.0), (11, 55, 0.22, 0.50), (40, 45, 2.50, 3.50), (55, 120, 4.0, 4.01), (52, 99, 4.75, 5.0)]
-MELODIES_LIB_EXPECTED = [12, 11, OFF, NO, NO, NO, NO, NO, NO, NO, 40, NO, NO, NO, OFF, NO, 55, OFF, NO, 52]
+MELODIES_LIB_NOTES = [
+    (12, 100, 0.01, 10.0),
+    (11, 55, 0.22, 0.50),
+    (40, 45, 2.50, 3.50),
+    (55, 120, 4.0, 4.01),
+    (52, 99, 4.75, 5.0),
+]
+MELODIES_LIB_EXPECTED = [
+    12,
+    11,
+    OFF,
+    NO,
+    NO,
+    NO,
+    NO,
+    NO,
+    NO,
+    NO,
+    40,
+    NO,
+    NO,
+    NO,
+    OFF,
+    NO,
+    55,
+    OFF,
+    NO,
+    52,
+]
 
 
 def test_from_quantized_sequence():
-    melody = melody_from_quantized_sequence(quantized({0: MELODIES_LIB_NOTES}), search_start_step=0, instrument=0)
+    melody = melody_from_quantized_sequence(
+        quantized({0: MELODIES_LIB_NOTES}), search_start_step=0, instrument=0
+    )
     assert melody.events == MELODIES_LIB_EXPECTED
-    assert (melody.steps_per_bar, melody.steps_per_quarter, melody.start_step, melody.end_step) == (16, 4, 0, 20)
+    assert (melody.steps_per_bar, melody.steps_per_quarter, melody.start_step, melody.end_step) == (
+        16,
+        4,
+        0,
+        20,
+    )
 
 
 def test_from_quantized_sequence_in_7_8():
-    melody = melody_from_quantized_sequence(quantized({0: MELODIES_LIB_NOTES}, numerator=7, denominator=8))
+    melody = melody_from_quantized_sequence(
+        quantized({0: MELODIES_LIB_NOTES}, numerator=7, denominator=8)
+    )
     assert melody.events == MELODIES_LIB_EXPECTED
     assert melody.steps_per_bar == 14
 
@@ -238,7 +296,9 @@ def test_chord_raises():
 
 
 def test_trim_empty_measures():
-    melody = melody_from_quantized_sequence(quantized({0: [(12, 100, 1.5, 1.75), (11, 100, 2, 2.25)]}))
+    melody = melody_from_quantized_sequence(
+        quantized({0: [(12, 100, 1.5, 1.75), (11, 100, 2, 2.25)]})
+    )
     assert melody.events == [NO] * 6 + [12, OFF, 11]
     assert melody.start_step == 0
 
@@ -250,12 +310,20 @@ def test_time_overlap_truncates():
 
 
 def test_steps_per_bar_at_12_steps_per_quarter_in_7_8():
-    melody = melody_from_quantized_sequence(quantized({0: MELODIES_LIB_NOTES}, steps_per_quarter=12, numerator=7, denominator=8))
+    melody = melody_from_quantized_sequence(
+        quantized({0: MELODIES_LIB_NOTES}, steps_per_quarter=12, numerator=7, denominator=8)
+    )
     assert melody.steps_per_bar == 42
 
 
 def test_start_and_end_step_with_search_start_step():
-    notes = [(12, 100, 1, 2), (11, 100, 2.25, 2.5), (13, 100, 3.25, 3.75), (14, 100, 8.75, 9), (15, 100, 9.25, 10.75)]
+    notes = [
+        (12, 100, 1, 2),
+        (11, 100, 2.25, 2.5),
+        (13, 100, 3.25, 3.75),
+        (14, 100, 8.75, 9),
+        (15, 100, 9.25, 10.75),
+    ]
     melody = melody_from_quantized_sequence(quantized({0: notes}), search_start_step=18)
     assert melody.events == [NO, 14, OFF, 15] + [NO] * 5
     assert (melody.start_step, melody.end_step) == (34, 43)
@@ -269,7 +337,9 @@ def test_velocity_zero_and_drums_are_skipped_but_still_set_the_start_bar():
     melody = melody_from_quantized_sequence(quantize_note_sequence(sequence))
     assert melody.start_step == 0 and melody.events == [NO] * 20 + [62, NO]
     assert len(melody_from_quantized_sequence(quantize_note_sequence(make_sequence(tracks)))) == 0
-    assert melody_from_quantized_sequence(quantize_note_sequence(make_sequence(tracks)), filter_drums=False).events == [NO] * 4 + [36]
+    assert melody_from_quantized_sequence(
+        quantize_note_sequence(make_sequence(tracks)), filter_drums=False
+    ).events == [NO] * 4 + [36]
 
 
 def test_gap_ends_the_melody():
@@ -285,7 +355,9 @@ def test_note_ending_before_it_starts_is_a_bad_note():
 
 def test_non_integer_steps_per_bar():
     with pytest.raises(NonIntegerStepsPerBarError, match="3/8"):
-        melody_from_quantized_sequence(quantized({0: MELODIES_LIB_NOTES}, steps_per_quarter=1, numerator=3, denominator=8))
+        melody_from_quantized_sequence(
+            quantized({0: MELODIES_LIB_NOTES}, steps_per_quarter=1, numerator=3, denominator=8)
+        )
 
 
 def test_no_notes_gives_an_empty_melody():
@@ -299,7 +371,10 @@ def _write_and_read_melody_midi(tmp_path):
     pitches = [60, 62, 64, 66, 68, 70, 72, 70, 68, 66, 64, 62]
     midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     piano = pretty_midi.Instrument(program=0)
-    piano.notes = [pretty_midi.Note(100, pitch, 0.125 * index, 0.125 * (index + 1)) for index, pitch in enumerate(pitches)]
+    piano.notes = [
+        pretty_midi.Note(100, pitch, 0.125 * index, 0.125 * (index + 1))
+        for index, pitch in enumerate(pitches)
+    ]
     midi.instruments.append(piano)
     path = tmp_path / "melody.mid"
     midi.write(str(path))
@@ -314,15 +389,28 @@ def test_midi_file_to_melody(tmp_path):
     tempo_times, tempi = midi.get_tempo_changes()
     sequence = NoteSequence(
         notes=[
-            Note(note.pitch, note.velocity, note.start, note.end, index, instrument.program, instrument.is_drum)
+            Note(
+                note.pitch,
+                note.velocity,
+                note.start,
+                note.end,
+                index,
+                instrument.program,
+                instrument.is_drum,
+            )
             for index, instrument in enumerate(midi.instruments)
             for note in instrument.notes
         ],
         tempos=[Tempo(float(time), float(qpm)) for time, qpm in zip(tempo_times, tempi)],
-        time_signatures=[TimeSignature(ts.time, ts.numerator, ts.denominator) for ts in midi.time_signature_changes],
+        time_signatures=[
+            TimeSignature(ts.time, ts.numerator, ts.denominator)
+            for ts in midi.time_signature_changes
+        ],
         total_time=midi.get_end_time(),
     )
-    melody = melody_from_quantized_sequence(quantize_note_sequence(sequence), ignore_polyphonic_notes=True)
+    melody = melody_from_quantized_sequence(
+        quantize_note_sequence(sequence), ignore_polyphonic_notes=True
+    )
     assert melody.events == pitches
 
 
@@ -332,7 +420,9 @@ def test_midi_file_to_melody_through_the_reader(tmp_path):
         pytest.skip("melodylib.music.readers.read_note_sequence not available yet")
     path, pitches = _write_and_read_melody_midi(tmp_path)
     sequence = readers.read_note_sequence(path)
-    melody = melody_from_quantized_sequence(quantize_note_sequence(sequence), ignore_polyphonic_notes=True)
+    melody = melody_from_quantized_sequence(
+        quantize_note_sequence(sequence), ignore_polyphonic_notes=True
+    )
     assert melody.events == pitches
 
 
@@ -344,8 +434,12 @@ def sorted_events(melodies):
 
 
 def test_melody_extractor_unit():
-    sequence = pipeline_quantized({0: [(12, 100, 2, 4), (11, 1, 6, 7)], 1: [(12, 127, 2, 4), (14, 50, 6, 8)]})
-    melodies, _ = extract_melodies_with_statistics(sequence, min_bars=1, min_unique_pitches=1, gap_bars=1)
+    sequence = pipeline_quantized(
+        {0: [(12, 100, 2, 4), (11, 1, 6, 7)], 1: [(12, 127, 2, 4), (14, 50, 6, 8)]}
+    )
+    melodies, _ = extract_melodies_with_statistics(
+        sequence, min_bars=1, min_unique_pitches=1, gap_bars=1
+    )
     assert melodies == [
         Melody([NO, NO, 12, NO, OFF, NO, 11], steps_per_quarter=1, steps_per_bar=4),
         Melody([NO, NO, 12, NO, OFF, NO, 14, NO], steps_per_quarter=1, steps_per_bar=4),
@@ -360,9 +454,14 @@ def test_extract_melodies_simple_filters_drums():
             (9, "drum"): [(13, 100, 2, 4), (15, 25, 6, 8)],
         }
     )
-    melodies, _ = extract_melodies(sequence, min_bars=1, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=True)
+    melodies, _ = extract_melodies(
+        sequence, min_bars=1, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=True
+    )
     assert len(melodies) == 2 and all(isinstance(melody, Melody) for melody in melodies)
-    assert sorted_events(melodies) == [[NO, NO, 12, NO, OFF, NO, 11], [NO, NO, 12, NO, OFF, NO, 14, NO, NO]]
+    assert sorted_events(melodies) == [
+        [NO, NO, 12, NO, OFF, NO, 11],
+        [NO, NO, 12, NO, OFF, NO, 14, NO, NO],
+    ]
 
 
 def test_extract_multiple_melodies_from_the_same_track():
@@ -372,31 +471,55 @@ def test_extract_multiple_melodies_from_the_same_track():
             1: [(12, 127, 2, 4), (14, 50, 6, 8), (50, 100, 33, 37), (52, 100, 34, 37)],
         }
     )
-    melodies, _ = extract_melodies(sequence, min_bars=1, gap_bars=2, min_unique_pitches=2, ignore_polyphonic_notes=True)
+    melodies, _ = extract_melodies(
+        sequence, min_bars=1, gap_bars=2, min_unique_pitches=2, ignore_polyphonic_notes=True
+    )
     assert sorted_events(melodies) == [
         [NO, NO, 12, NO, OFF, NO, 11, NO, NO, NO, NO],
         [NO, NO, 12, NO, OFF, NO, 14, NO],
         [NO, 50, 52, NO, NO],
     ]
     # The second melody of track 1 starts on the bar boundary at or before its first note (step 32).
-    assert sorted((melody.start_step, melody.end_step) for melody in melodies) == [(0, 8), (0, 11), (32, 37)]
+    assert sorted((melody.start_step, melody.end_step) for melody in melodies) == [
+        (0, 8),
+        (0, 11),
+        (32, 37),
+    ]
 
 
 def test_extract_melodies_too_short():
     sequence = pipeline_quantized(
-        {0: [(12, 127, 2, 4), (14, 50, 6, 7)], 1: [(12, 127, 2, 4), (14, 50, 6, 8)], 2: [(12, 127, 2, 4), (14, 50, 6, 9)]}
+        {
+            0: [(12, 127, 2, 4), (14, 50, 6, 7)],
+            1: [(12, 127, 2, 4), (14, 50, 6, 8)],
+            2: [(12, 127, 2, 4), (14, 50, 6, 9)],
+        }
     )
-    melodies, counters = extract_melodies(sequence, min_bars=2, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=True)
-    assert sorted_events(melodies) == [[NO, NO, 12, NO, OFF, NO, 14, NO], [NO, NO, 12, NO, OFF, NO, 14, NO, NO]]
+    melodies, counters = extract_melodies(
+        sequence, min_bars=2, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=True
+    )
+    assert sorted_events(melodies) == [
+        [NO, NO, 12, NO, OFF, NO, 14, NO],
+        [NO, NO, 12, NO, OFF, NO, 14, NO, NO],
+    ]
     assert counters["melodies_discarded_too_short"] == 1
 
 
 def test_extract_melodies_pad_end():
     sequence = pipeline_quantized(
-        {0: [(12, 127, 2, 4), (14, 50, 6, 7)], 1: [(12, 127, 2, 4), (14, 50, 6, 8)], 2: [(12, 127, 2, 4), (14, 50, 6, 9)]}
+        {
+            0: [(12, 127, 2, 4), (14, 50, 6, 7)],
+            1: [(12, 127, 2, 4), (14, 50, 6, 8)],
+            2: [(12, 127, 2, 4), (14, 50, 6, 9)],
+        }
     )
     melodies, _ = extract_melodies(
-        sequence, min_bars=1, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=True, pad_end=True
+        sequence,
+        min_bars=1,
+        gap_bars=1,
+        min_unique_pitches=2,
+        ignore_polyphonic_notes=True,
+        pad_end=True,
     )
     assert sorted_events(melodies) == [
         [NO, NO, 12, NO, OFF, NO, 14, NO],
@@ -407,7 +530,11 @@ def test_extract_melodies_pad_end():
 
 def test_extract_melodies_too_long():
     sequence = pipeline_quantized(
-        {0: [(12, 127, 2, 4), (14, 50, 6, 15)], 1: [(12, 127, 2, 4), (14, 50, 6, 18)], 2: [(12, 127, 2, 4), (14, 50, 6, 19)]}
+        {
+            0: [(12, 127, 2, 4), (14, 50, 6, 15)],
+            1: [(12, 127, 2, 4), (14, 50, 6, 18)],
+            2: [(12, 127, 2, 4), (14, 50, 6, 19)],
+        }
     )
     melodies, counters = extract_melodies(
         sequence,
@@ -423,7 +550,9 @@ def test_extract_melodies_too_long():
 
 
 def test_extract_melodies_too_long_with_pad_end_truncates_to_whole_bars():
-    sequence = pipeline_quantized({0: [(12, 127, 2, 4), (14, 50, 6, 15)], 1: [(12, 127, 2, 4), (14, 50, 6, 18)]})
+    sequence = pipeline_quantized(
+        {0: [(12, 127, 2, 4), (14, 50, 6, 15)], 1: [(12, 127, 2, 4), (14, 50, 6, 18)]}
+    )
     melodies, counters = extract_melodies(
         sequence,
         min_bars=1,
@@ -442,18 +571,39 @@ def test_extract_melodies_too_long_with_pad_end_truncates_to_whole_bars():
 def test_extract_melodies_too_few_pitches_counts_octaves_as_equal():
     sequence = pipeline_quantized(
         {
-            0: [(12, 100, 0, 1), (13, 100, 1, 2), (18, 100, 2, 3), (24, 100, 3, 4), (25, 100, 4, 5)],
-            1: [(12, 100, 0, 1), (13, 100, 1, 2), (18, 100, 2, 3), (25, 100, 3, 4), (26, 100, 4, 5)],
+            0: [
+                (12, 100, 0, 1),
+                (13, 100, 1, 2),
+                (18, 100, 2, 3),
+                (24, 100, 3, 4),
+                (25, 100, 4, 5),
+            ],
+            1: [
+                (12, 100, 0, 1),
+                (13, 100, 1, 2),
+                (18, 100, 2, 3),
+                (25, 100, 3, 4),
+                (26, 100, 4, 5),
+            ],
         }
     )
-    melodies, counters = extract_melodies(sequence, min_bars=1, gap_bars=1, min_unique_pitches=4, ignore_polyphonic_notes=True)
+    melodies, counters = extract_melodies(
+        sequence, min_bars=1, gap_bars=1, min_unique_pitches=4, ignore_polyphonic_notes=True
+    )
     assert sorted_events(melodies) == [[12, 13, 18, 25, 26]]
     assert counters["melodies_discarded_too_few_pitches"] == 1
 
 
 def test_extract_melodies_late_start():
-    sequence = pipeline_quantized({0: [(12, 100, 102, 103), (13, 100, 104, 106)], 1: [(12, 100, 100, 101), (13, 100, 102, 105)]})
-    melodies, _ = extract_melodies(sequence, min_bars=1, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=True)
+    sequence = pipeline_quantized(
+        {
+            0: [(12, 100, 102, 103), (13, 100, 104, 106)],
+            1: [(12, 100, 100, 101), (13, 100, 102, 105)],
+        }
+    )
+    melodies, _ = extract_melodies(
+        sequence, min_bars=1, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=True
+    )
     assert sorted_events(melodies) == [[NO, NO, 12, OFF, 13, NO], [12, OFF, 13, NO, NO]]
     assert sorted(melody.start_step for melody in melodies) == [100, 100]
 
@@ -461,13 +611,22 @@ def test_extract_melodies_late_start():
 def test_extract_melodies_statistics():
     sequence = pipeline_quantized(
         {
-            0: [(12, 100, 2, 4), (11, 1, 6, 7), (10, 100, 8, 10), (9, 100, 11, 14), (8, 100, 16, 40), (7, 100, 41, 42)],
+            0: [
+                (12, 100, 2, 4),
+                (11, 1, 6, 7),
+                (10, 100, 8, 10),
+                (9, 100, 11, 14),
+                (8, 100, 16, 40),
+                (7, 100, 41, 42),
+            ],
             1: [(12, 127, 2, 4), (14, 50, 2, 8)],
             2: [(12, 127, 0, 1)],
             3: [(12, 127, 2, 4), (12, 50, 6, 8)],
         }
     )
-    melodies, counters = extract_melodies(sequence, min_bars=1, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=False)
+    melodies, counters = extract_melodies(
+        sequence, min_bars=1, gap_bars=1, min_unique_pitches=2, ignore_polyphonic_notes=False
+    )
     assert len(melodies) == 1 and len(melodies[0]) == 42
     assert counters == {
         "polyphonic_tracks_discarded": 1,
@@ -500,17 +659,28 @@ def test_histogram_labels():
 
 
 def test_polyphonic_track_keeps_melodies_found_before_the_chord():
-    sequence = pipeline_quantized({0: [(60, 100, 0, 1), (62, 100, 1, 2), (64, 100, 20, 21), (67, 100, 20, 21)]})
-    melodies, counters = extract_melodies(sequence, min_bars=0, min_unique_pitches=1, ignore_polyphonic_notes=False)
+    sequence = pipeline_quantized(
+        {0: [(60, 100, 0, 1), (62, 100, 1, 2), (64, 100, 20, 21), (67, 100, 20, 21)]}
+    )
+    melodies, counters = extract_melodies(
+        sequence, min_bars=0, min_unique_pitches=1, ignore_polyphonic_notes=False
+    )
     assert [melody.events for melody in melodies] == [[60, 62]]
     assert counters["polyphonic_tracks_discarded"] == 1
 
 
 def test_search_start_step_and_restart_on_the_next_bar_relative_to_it():
     # Bars counted from step 1: the second melody's search restarts at 1 + 4k >= the first melody's end.
-    sequence = pipeline_quantized({0: [(60, 100, 1, 2), (62, 100, 2, 3), (64, 100, 9, 10), (65, 100, 10, 11)]})
-    melodies, _ = extract_melodies(sequence, search_start_step=1, min_bars=0, min_unique_pitches=1, gap_bars=1)
-    assert [(melody.start_step, melody.events) for melody in melodies] == [(1, [60, 62]), (9, [64, 65])]
+    sequence = pipeline_quantized(
+        {0: [(60, 100, 1, 2), (62, 100, 2, 3), (64, 100, 9, 10), (65, 100, 10, 11)]}
+    )
+    melodies, _ = extract_melodies(
+        sequence, search_start_step=1, min_bars=0, min_unique_pitches=1, gap_bars=1
+    )
+    assert [(melody.start_step, melody.events) for melody in melodies] == [
+        (1, [60, 62]),
+        (9, [64, 65]),
+    ]
 
 
 def test_extract_melodies_with_statistics_counts_non_integer_steps_per_bar():
@@ -529,24 +699,44 @@ def test_extract_melodies_without_notes_never_checks_the_bar():
 # --- the create_dataset test (§8.5) ----------------------------------------------------------------
 
 CREATE_DATASET_EVENTS = (
-    [12] + [NO] * 15 + [OFF]  # steps 0..16
-    + [11] + [NO] * 22 + [OFF]  # 17..40 (2.1 s * 8 = 16.8 -> 17; 5.0 s -> 40)
-    + [40] + [NO] * 22 + [OFF]  # 41..64
-    + [55] + [NO] * 22 + [OFF]  # 65..88
-    + [53] + [NO] * 23  # 89..112; the final NOTE_OFF at 113 is dropped
+    [12]
+    + [NO] * 15
+    + [OFF]  # steps 0..16
+    + [11]
+    + [NO] * 22
+    + [OFF]  # 17..40 (2.1 s * 8 = 16.8 -> 17; 5.0 s -> 40)
+    + [40]
+    + [NO] * 22
+    + [OFF]  # 41..64
+    + [55]
+    + [NO] * 22
+    + [OFF]  # 65..88
+    + [53]
+    + [NO] * 23  # 89..112; the final NOTE_OFF at 113 is dropped
 )
 
 
 def test_create_dataset_melody():
     sequence = NoteSequence(
-        notes=[Note(*note) for note in [(12, 100, 0.0, 2.0), (11, 55, 2.1, 5.0), (40, 45, 5.1, 8.0), (55, 120, 8.1, 11.0), (53, 99, 11.1, 14.1)]],
+        notes=[
+            Note(*note)
+            for note in [
+                (12, 100, 0.0, 2.0),
+                (11, 55, 2.1, 5.0),
+                (40, 45, 5.1, 8.0),
+                (55, 120, 8.1, 11.0),
+                (53, 99, 11.1, 14.1),
+            ]
+        ],
         tempos=[Tempo(0.0, 120.0)],
         time_signatures=[TimeSignature(0.0, 4, 4)],
         total_time=14.1,
     )
     pieces, quantizer_counters = split_and_quantize(sequence, steps_per_quarter=4)
     assert len(pieces) == 1 and sum(quantizer_counters.values()) == 0
-    melodies, counters = extract_melodies_with_statistics(pieces[0], min_bars=7, max_steps=512, min_unique_pitches=5, gap_bars=1.0)
+    melodies, counters = extract_melodies_with_statistics(
+        pieces[0], min_bars=7, max_steps=512, min_unique_pitches=5, gap_bars=1.0
+    )
     assert len(melodies) == 1
     melody = melodies[0]
     assert melody.events == CREATE_DATASET_EVENTS and len(melody) == 113
@@ -556,7 +746,9 @@ def test_create_dataset_melody():
     # 30.5 / 12 rounds to 3 octaves.
     squashed = melody.copy()
     assert squashed.squash(0, 128, 0) == 36
-    assert squashed.events == [event + 36 if event >= 0 else event for event in CREATE_DATASET_EVENTS]
+    assert squashed.events == [
+        event + 36 if event >= 0 else event for event in CREATE_DATASET_EVENTS
+    ]
     # Upstream's test config uses max_note 127: target 63, 30 / 12 = 2.5 rounds to even, 2 octaves.
     squashed = melody.copy()
     assert squashed.squash(0, 127, 0) == 24
@@ -572,12 +764,21 @@ def test_note_of_a_billion_steps_is_truncated_without_building_every_step():
     after_gap = (72, 100, 2.5e8 + 8.0, 2.5e8 + 8.25)  # two bars after it: a melody of its own
     sequence = quantized({0: opening + [long_note, after_gap]})
     melodies, counters = extract_melodies(
-        sequence, min_bars=7, max_steps_truncate=512, min_unique_pitches=5, ignore_polyphonic_notes=False
+        sequence,
+        min_bars=7,
+        max_steps_truncate=512,
+        min_unique_pitches=5,
+        ignore_polyphonic_notes=False,
     )
     assert [len(melody) for melody in melodies] == [512]
-    assert melodies[0].events[:8] == [60, OFF, 62, OFF, 64, 65, OFF, 67] and melodies[0].events[8:] == [NO] * 504
+    assert (
+        melodies[0].events[:8] == [60, OFF, 62, OFF, 64, 65, OFF, 67]
+        and melodies[0].events[8:] == [NO] * 504
+    )
     assert counters["melodies_truncated"] == 1
-    assert counters["melodies_discarded_too_short"] == 1  # the later note: the search went past the long note
+    assert (
+        counters["melodies_discarded_too_short"] == 1
+    )  # the later note: the search went past the long note
 
 
 @pytest.mark.parametrize("pad_end", [False, True])
@@ -590,7 +791,14 @@ def test_truncated_melodies_are_prefixes_of_the_full_ones(pad_end):
         time, notes = 0.0, []
         for _ in range(60):
             time += generator.choice([0.0, 0.25, 0.5, 1.0, 3.0])
-            notes.append((generator.randrange(40, 90), 100, time, time + generator.choice([0.25, 0.5, 2.0, 7.0])))
+            notes.append(
+                (
+                    generator.randrange(40, 90),
+                    100,
+                    time,
+                    time + generator.choice([0.25, 0.5, 2.0, 7.0]),
+                )
+            )
             time += 0.25
         tracks[instrument] = notes
     sequence = quantized(tracks, steps_per_quarter=4)
@@ -600,4 +808,6 @@ def test_truncated_melodies_are_prefixes_of_the_full_ones(pad_end):
         truncated, _ = extract_melodies(sequence, max_steps_truncate=limit, **options)
         kept = limit - limit % 16 if pad_end else limit
         assert [m.start_step for m in truncated] == [m.start_step for m in full]
-        assert [m.events for m in truncated] == [m.events if len(m) <= limit else m.events[:kept] for m in full]
+        assert [m.events for m in truncated] == [
+            m.events if len(m) <= limit else m.events[:kept] for m in full
+        ]

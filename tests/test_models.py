@@ -30,7 +30,9 @@ def make_config(name: str, rnn_layer_sizes=None, attn_length=None, dropout_keep_
 
 def duck_config(**hparams):
     """A minimal stand-in config: build_model accepts any object with these attributes."""
-    values = dict(rnn_layer_sizes=[8, 6], dropout_keep_prob=0.5, attn_length=5, residual_connections=False)
+    values = dict(
+        rnn_layer_sizes=[8, 6], dropout_keep_prob=0.5, attn_length=5, residual_connections=False
+    )
     values.update(hparams)
     encoder = SimpleNamespace(input_size=74, num_classes=40)
     return SimpleNamespace(name="duck", encoder=encoder, hparams=SimpleNamespace(**values))
@@ -38,18 +40,26 @@ def duck_config(**hparams):
 
 def small_config(name: str):
     """A quick-to-run version of the named config (two small layers, short attention window)."""
-    return make_config(name, rnn_layer_sizes=[8, 6], attn_length=5 if name == "attention_rnn" else None)
+    return make_config(
+        name, rnn_layer_sizes=[8, 6], attn_length=5 if name == "attention_rnn" else None
+    )
 
 
 def random_inputs(config, batch: int, steps: int, seed: int = 0) -> np.ndarray:
     """Random [batch, steps, input_size] float32 inputs."""
-    return np.random.default_rng(seed).random((batch, steps, config.encoder.input_size)).astype("float32")
+    return (
+        np.random.default_rng(seed)
+        .random((batch, steps, config.encoder.input_size))
+        .astype("float32")
+    )
 
 
 def randomise_weights(layer, seed: int = 0) -> None:
     """Give every weight (biases too) random values so that no term of the maths is hidden by zeros."""
     rng = np.random.default_rng(seed)
-    layer.set_weights([rng.normal(0.0, 0.4, size=w.shape).astype("float32") for w in layer.get_weights()])
+    layer.set_weights(
+        [rng.normal(0.0, 0.4, size=w.shape).astype("float32") for w in layer.get_weights()]
+    )
 
 
 # ------------------------------------------------------------------ sizes
@@ -57,7 +67,12 @@ def randomise_weights(layer, seed: int = 0) -> None:
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("basic_rnn", 221_990), ("mono_rnn", 280_962), ("lookback_rnn", 264_744), ("attention_rnn", 338_006)],
+    [
+        ("basic_rnn", 221_990),
+        ("mono_rnn", 280_962),
+        ("lookback_rnn", 264_744),
+        ("attention_rnn", 338_006),
+    ],
 )
 def test_parameter_counts_match_upstream(name, expected):
     config = make_config(name)
@@ -67,7 +82,10 @@ def test_parameter_counts_match_upstream(name, expected):
 
 def test_attention_parameter_breakdown_matches_spec():
     model = build_model(make_config("attention_rnn"))
-    sizes = {w.path.split("/")[-2] + "/" + w.path.split("/")[-1]: int(np.prod(w.shape)) for w in model.weights}
+    sizes = {
+        w.path.split("/")[-2] + "/" + w.path.split("/")[-1]: int(np.prod(w.shape))
+        for w in model.weights
+    }
     cell = {k.split("/")[1]: v for k, v in sizes.items() if k.startswith("attention_cell/")}
     assert cell["input_projection_kernel"] + cell["input_projection_bias"] == 15_022  # W1
     assert cell["kernel"] + cell["recurrent_kernel"] + cell["bias"] == 103_936  # LSTM1
@@ -131,7 +149,9 @@ def test_keep_prob_one_means_no_dropout():
     config = make_config("basic_rnn", rnn_layer_sizes=[8], dropout_keep_prob=1.0)
     model = build_model(config)
     inputs = random_inputs(config, 2, 5)
-    np.testing.assert_allclose(model(inputs, training=True), model(inputs, training=False), atol=1e-6)
+    np.testing.assert_allclose(
+        model(inputs, training=True), model(inputs, training=False), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,7 +184,9 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def reference_attention(weights: dict, inputs: np.ndarray, attn_length: int, mask_empty_slots: bool = False):
+def reference_attention(
+    weights: dict, inputs: np.ndarray, attn_length: int, mask_empty_slots: bool = False
+):
     """Straightforward numpy version of spec §5.2 steps 1-8, recomputing every key every step."""
     batch, steps, _ = inputs.shape
     units = weights["attn_v"].shape[0]
@@ -194,7 +216,13 @@ def reference_attention(weights: dict, inputs: np.ndarray, attn_length: int, mas
         memory = np.concatenate([memory[:, 1:], output[:, None, :]], axis=1)
         filled = min(filled + 1, attn_length)
         outputs.append(output)
-    state = [c, h, attns, memory.reshape(batch, -1), np.einsum("blu,uv->blv", memory, weights["attn_w"]).reshape(batch, -1)]
+    state = [
+        c,
+        h,
+        attns,
+        memory.reshape(batch, -1),
+        np.einsum("blu,uv->blv", memory, weights["attn_w"]).reshape(batch, -1),
+    ]
     return np.stack(outputs, axis=1), state
 
 
@@ -214,7 +242,13 @@ def test_attention_cell_equals_the_naive_reference(attention_layer):
     weights = {w.path.split("/")[-1]: w.numpy().astype("float64") for w in cell.weights}
     expected_outputs, expected_state = reference_attention(weights, inputs.astype("float64"), 5)
     np.testing.assert_allclose(outputs.numpy(), expected_outputs, atol=1e-5)
-    assert [int(s.shape[-1]) for s in state] == [6, 6, 6, 30, 30]  # [c, h, attns, attn_states, attn_keys]
+    assert [int(s.shape[-1]) for s in state] == [
+        6,
+        6,
+        6,
+        30,
+        30,
+    ]  # [c, h, attns, attn_states, attn_keys]
     for got, want in zip(state, expected_state):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
 
@@ -222,7 +256,9 @@ def test_attention_cell_equals_the_naive_reference(attention_layer):
 def test_attention_cell_does_not_mask_the_empty_slots(attention_layer):
     inputs = np.random.default_rng(6).normal(size=(2, 3, 7)).astype("float32")
     outputs = attention_layer(inputs)[0].numpy()
-    weights = {w.path.split("/")[-1]: w.numpy().astype("float64") for w in attention_layer.cell.weights}
+    weights = {
+        w.path.split("/")[-1]: w.numpy().astype("float64") for w in attention_layer.cell.weights
+    }
     unmasked, _ = reference_attention(weights, inputs.astype("float64"), 5)
     masked, _ = reference_attention(weights, inputs.astype("float64"), 5, mask_empty_slots=True)
     # Step 2 attends over one stored output and four zero slots: masking would change it.
@@ -250,7 +286,13 @@ def loss_and_gradients(layer, variables, inputs, targets):
 
 @pytest.mark.parametrize(
     "chunk_length, steps",
-    [(4, 23), (5, 30), (7, 23), (16, 3), (3, 1)],  # shorter than, equal to, longer than the window; one step
+    [
+        (4, 23),
+        (5, 30),
+        (7, 23),
+        (16, 3),
+        (3, 1),
+    ],  # shorter than, equal to, longer than the window; one step
 )
 def test_chunked_layer_equals_the_step_by_step_loop_with_its_gradients(chunk_length, steps):
     cell = AttentionCell(6, 5, name="attention_cell")
@@ -264,24 +306,32 @@ def test_chunked_layer_equals_the_step_by_step_loop_with_its_gradients(chunk_len
     targets = rng.normal(size=(3, steps, 6)).astype("float32")
     np.testing.assert_allclose(chunked(inputs), plain(inputs), atol=1e-5)
     loss, gradients = loss_and_gradients(chunked, cell.trainable_variables, inputs, targets)
-    expected_loss, expected_gradients = loss_and_gradients(plain, cell.trainable_variables, inputs, targets)
+    expected_loss, expected_gradients = loss_and_gradients(
+        plain, cell.trainable_variables, inputs, targets
+    )
     assert loss == pytest.approx(expected_loss, rel=1e-5, abs=1e-5)
     names = ["inputs"] + [variable.name for variable in cell.trainable_variables]
     for name, got, want in zip(names, gradients, expected_gradients):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
-def test_the_training_model_uses_the_chunked_layer_with_unchanged_weights_loss_and_gradients(monkeypatch):
+def test_the_training_model_uses_the_chunked_layer_with_unchanged_weights_loss_and_gradients(
+    monkeypatch,
+):
     import tensorflow as tf
 
     from melodylib.models import melody_rnn as models
 
     keras.utils.set_random_seed(3)
-    config = make_config("attention_rnn", rnn_layer_sizes=[8, 6], attn_length=5, dropout_keep_prob=1.0)
+    config = make_config(
+        "attention_rnn", rnn_layer_sizes=[8, 6], attn_length=5, dropout_keep_prob=1.0
+    )
     model = build_model(config)
     assert isinstance(model.get_layer("lstm_0"), AttentionRNN)
     randomise_weights(model.get_layer("lstm_0"), seed=5)
-    monkeypatch.setattr(models, "AttentionRNN", lambda cell, **kwargs: keras.layers.RNN(cell, **kwargs))
+    monkeypatch.setattr(
+        models, "AttentionRNN", lambda cell, **kwargs: keras.layers.RNN(cell, **kwargs)
+    )
     reference = build_model(config)  # lstm_0 a plain keras RNN over the same kind of cell
     assert [w.path for w in reference.weights] == [w.path for w in model.weights]
     reference.set_weights(model.get_weights())
@@ -292,7 +342,9 @@ def test_the_training_model_uses_the_chunked_layer_with_unchanged_weights_loss_a
     def loss_and_gradients_of(net):
         with tf.GradientTape() as tape:
             logits = net(inputs, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            )
         return float(loss), [np.asarray(g) for g in tape.gradient(loss, net.trainable_variables)]
 
     loss, gradients = loss_and_gradients_of(model)
@@ -327,16 +379,22 @@ def test_the_lean_lstm_equals_keras_lstm_with_its_gradients(steps, input_size):
     plain.build((None, None, input_size))
     randomise_weights(lean, seed=steps)
     plain.set_weights(lean.get_weights())
-    assert [w.path.split("/", 1)[1] for w in lean.weights] == [w.path.split("/", 1)[1] for w in plain.weights]
+    assert [w.path.split("/", 1)[1] for w in lean.weights] == [
+        w.path.split("/", 1)[1] for w in plain.weights
+    ]
     rng = np.random.default_rng(steps)
     inputs = rng.normal(size=(3, steps, input_size)).astype("float32")
     targets = rng.normal(size=(3, steps, 6)).astype("float32")
     np.testing.assert_allclose(lean(inputs), plain(inputs), atol=1e-6)
     loss, gradients = loss_and_gradients(lean, lean.trainable_variables, inputs, targets)
-    expected_loss, expected_gradients = loss_and_gradients(plain, plain.trainable_variables, inputs, targets)
+    expected_loss, expected_gradients = loss_and_gradients(
+        plain, plain.trainable_variables, inputs, targets
+    )
     assert lean._sequence_op is not None  # the lean loop ran, not Keras' own
     assert loss == pytest.approx(expected_loss, rel=1e-5, abs=1e-5)
-    for name, got, want in zip(["inputs", "kernel", "recurrent_kernel", "bias"], gradients, expected_gradients):
+    for name, got, want in zip(
+        ["inputs", "kernel", "recurrent_kernel", "bias"], gradients, expected_gradients
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
@@ -352,7 +410,11 @@ def test_the_lean_lstm_is_keras_lstm_for_states_and_sits_only_after_attention():
         np.testing.assert_allclose(got, want, atol=1e-6)
     assert layer._sequence_op is None
     attention = build_model(make_config("attention_rnn", rnn_layer_sizes=[8, 6, 5], attn_length=3))
-    assert [type(attention.get_layer(f"lstm_{index}")) for index in range(3)] == [AttentionRNN, LeanLSTM, LeanLSTM]
+    assert [type(attention.get_layer(f"lstm_{index}")) for index in range(3)] == [
+        AttentionRNN,
+        LeanLSTM,
+        LeanLSTM,
+    ]
     basic = build_model(make_config("basic_rnn", rnn_layer_sizes=[8, 6]))
     assert [type(basic.get_layer(f"lstm_{index}")) for index in range(2)] == [keras.layers.LSTM] * 2
 
@@ -437,7 +499,9 @@ def test_save_and_load_round_trip(tmp_path, name):
     model.save(path)
     loaded = keras.models.load_model(path)
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
-    np.testing.assert_allclose(loaded(inputs, training=False), model(inputs, training=False), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded(inputs, training=False), model(inputs, training=False), atol=1e-6
+    )
     if name == "attention_rnn":
         assert isinstance(loaded.get_layer("lstm_0").cell, AttentionCell)
         assert loaded.get_layer("lstm_0").cell.attn_length == 5
@@ -456,4 +520,6 @@ def test_attention_weights_are_a_distribution_per_step_and_follow_the_model():
     np.testing.assert_allclose(weights[0], 0.2, rtol=1e-5)
     # A model without attention has no weights to show.
     with pytest.raises(MelodylibError, match="no attention layer"):
-        attention_weights(build_model(get_config("basic_rnn", "rnn_layer_sizes=[8]")), np.zeros((3, 38)))
+        attention_weights(
+            build_model(get_config("basic_rnn", "rnn_layer_sizes=[8]")), np.zeros((3, 38))
+        )

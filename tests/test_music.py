@@ -91,7 +91,9 @@ def test_read_note_sequences_refuses_a_folder(tmp_path):
 
 def test_a_record_that_is_not_a_note_sequence_names_file_and_index(tmp_path):
     path = tmp_path / "mixed.tfrecord"
-    write_records(path, [make_sequence("a").to_bytes(), b"\x00not json", make_sequence("b").to_bytes()])
+    write_records(
+        path, [make_sequence("a").to_bytes(), b"\x00not json", make_sequence("b").to_bytes()]
+    )
     sequences = read_note_sequences(path)
     assert next(sequences).filename == "a.mid"
     with pytest.raises(MelodylibError, match=r"mixed.tfrecord: record 1 is not a NoteSequence"):
@@ -101,7 +103,9 @@ def test_a_record_that_is_not_a_note_sequence_names_file_and_index(tmp_path):
 def test_a_file_that_is_not_a_tfrecord_is_refused(tmp_path):
     path = tmp_path / "random.tfrecord"
     path.write_bytes(bytes(range(200)))
-    with pytest.raises(MelodylibError, match=r"random.tfrecord: record 0 has a bad header checksum"):
+    with pytest.raises(
+        MelodylibError, match=r"random.tfrecord: record 0 has a bad header checksum"
+    ):
         list(read_note_sequences(path))
 
 
@@ -119,7 +123,11 @@ def test_record_framing_matches_the_tfrecord_format(tmp_path):
     path = tmp_path / "one.tfrecord"
     write_records(path, [b"hello"])
     data = path.read_bytes()
-    assert struct.unpack("<Q", data[:8])[0] == 5 and data[12:17] == b"hello" and len(data) == 8 + 4 + 5 + 4
+    assert (
+        struct.unpack("<Q", data[:8])[0] == 5
+        and data[12:17] == b"hello"
+        and len(data) == 8 + 4 + 5 + 4
+    )
     assert list(read_records(path)) == [b"hello"]
 
 
@@ -158,13 +166,20 @@ def test_reading_note_sequences_does_not_import_tensorflow(tmp_path):
 # --- MIDI output ------------------------------------------------------------------------------------
 def test_pretty_midi_has_one_instrument_per_instrument_program_drum():
     sequence = make_sequence()
-    sequence.notes.append(Note(48, 80, 1.0, 1.5, instrument=0, program=40))  # same track, other program
+    sequence.notes.append(
+        Note(48, 80, 1.0, 1.5, instrument=0, program=40)
+    )  # same track, other program
     midi = note_sequence_to_pretty_midi(sequence)
-    keys = [(instrument.program, instrument.is_drum, len(instrument.notes)) for instrument in midi.instruments]
+    keys = [
+        (instrument.program, instrument.is_drum, len(instrument.notes))
+        for instrument in midi.instruments
+    ]
     # sorted by (instrument, program, is_drum): (0,0), (0,40), (1,33), (2,0,drum)
     assert keys == [(0, False, 3), (40, False, 1), (33, False, 1), (0, True, 1)]
     assert midi.resolution == 220
-    assert [(ts.numerator, ts.denominator, ts.time) for ts in midi.time_signature_changes] == [(3, 4, 0.0)]
+    assert [(ts.numerator, ts.denominator, ts.time) for ts in midi.time_signature_changes] == [
+        (3, 4, 0.0)
+    ]
     assert [(ks.key_number, ks.time) for ks in midi.key_signature_changes] == [(21, 0.0)]  # A minor
 
 
@@ -214,9 +229,15 @@ def test_midi_round_trip_keeps_notes_within_tick_rounding(tmp_path):
     back = round_trip(sequence, tmp_path)
     tick = 60.0 / (120.0 * 220)
     assert len(back.notes) == len(sequence.notes)
-    for original, read in zip(sorted(sequence.notes, key=note_key), sorted(back.notes, key=note_key)):
+    for original, read in zip(
+        sorted(sequence.notes, key=note_key), sorted(back.notes, key=note_key)
+    ):
         assert (read.pitch, read.velocity, read.instrument, read.program, read.is_drum) == (
-            original.pitch, original.velocity, original.instrument, original.program, original.is_drum
+            original.pitch,
+            original.velocity,
+            original.instrument,
+            original.program,
+            original.is_drum,
         )
         assert read.start_time == pytest.approx(original.start_time, abs=tick / 2 + 1e-9)
         assert read.end_time == pytest.approx(original.end_time, abs=tick / 2 + 1e-9)
@@ -239,7 +260,9 @@ def test_midi_round_trip_keeps_tempo_changes_and_note_times(tmp_path):
 
 
 def test_a_zero_length_note_is_written_one_tick_long(tmp_path):
-    sequence = NoteSequence(notes=[Note(60, 80, 0.5, 0.5), Note(62, 80, 1.0, 1.5)], tempos=[Tempo(0.0, 120.0)])
+    sequence = NoteSequence(
+        notes=[Note(60, 80, 0.5, 0.5), Note(62, 80, 1.0, 1.5)], tempos=[Tempo(0.0, 120.0)]
+    )
     back = round_trip(sequence, tmp_path)
     assert [note.pitch for note in back.notes] == [60, 62]
     assert back.notes[0].end_time - back.notes[0].start_time == pytest.approx(60.0 / (120.0 * 220))

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 
 from melodylib.errors import MelodylibError
-from melodylib.music.events import NO_EVENT as NO
-from melodylib.music.events import NOTE_OFF as OFF
 from melodylib.evaluation.music_statistics import (
     STATISTIC_NAMES,
     bar_repetition,
@@ -29,6 +27,8 @@ from melodylib.evaluation.music_statistics import (
     repetition_two_bars,
     statistics_table,
 )
+from melodylib.music.events import NO_EVENT as NO
+from melodylib.music.events import NOTE_OFF as OFF
 
 # One 4/4 bar: C D E F G A B in eighth notes, then a note-off.
 C_MAJOR_SCALE = [60, NO, 62, NO, 64, NO, 65, NO, 67, NO, 69, NO, 71, NO, OFF, NO]
@@ -44,7 +44,9 @@ def test_c_major_scale() -> None:
     statistics = melody_statistics(C_MAJOR_SCALE)
     assert list(statistics) == list(STATISTIC_NAMES)
     assert statistics["pitch_range"] == 71 - 60
-    assert statistics["pitch_class_entropy"] == pytest.approx(math.log2(7))  # 7 pitch classes once each
+    assert statistics["pitch_class_entropy"] == pytest.approx(
+        math.log2(7)
+    )  # 7 pitch classes once each
     assert statistics["in_scale_rate"] == 1.0
     assert statistics["repeated_note_rate"] == 0.0
     assert statistics["note_density"] == 7.0  # 7 note-ons in one bar
@@ -80,7 +82,9 @@ def test_bar_repetition_skips_bars_without_note_on_and_partial_bars() -> None:
     # lag 2: bar 2 skipped; bar 3 == bar 1; bar 4 != bar 2 -> 1/2
     assert repetition_two_bars(melody) == pytest.approx(1 / 2)
     # 3 bars of 4 steps with steps_per_bar=4: [60 NO NO NO] [60 NO NO NO] [62 NO NO NO]
-    assert bar_repetition([60, NO, NO, NO] * 2 + [62, NO, NO, NO], 1, steps_per_bar=4) == pytest.approx(1 / 2)
+    assert bar_repetition(
+        [60, NO, NO, NO] * 2 + [62, NO, NO, NO], 1, steps_per_bar=4
+    ) == pytest.approx(1 / 2)
     assert math.isnan(repetition_one_bar(BAR_A + HELD_BAR))
     with pytest.raises(MelodylibError, match="lag_bars"):
         bar_repetition(melody, 0)
@@ -135,9 +139,13 @@ class FakeMelody:
 
 
 def test_statistics_table_accepts_event_lists_and_melody_objects() -> None:
-    table = statistics_table([C_MAJOR_SCALE, FakeMelody(FOUR_ARPEGGIO_BARS), FakeMelody([60, NO, 60, NO], 2)])
+    table = statistics_table(
+        [C_MAJOR_SCALE, FakeMelody(FOUR_ARPEGGIO_BARS), FakeMelody([60, NO, 60, NO], 2)]
+    )
     assert set(table) == set(STATISTIC_NAMES)
-    assert table["note_density"] == pytest.approx([7.0, 4.0, 1.0])  # the last melody: 2 notes in 2 bars of 2
+    assert table["note_density"] == pytest.approx(
+        [7.0, 4.0, 1.0]
+    )  # the last melody: 2 notes in 2 bars of 2
     assert table["repetition_one_bar"][2] == 1.0
     assert table["pitch_range"].dtype == np.float64
 
@@ -155,7 +163,9 @@ def test_overlap_and_kl_of_shifted_gaussians_match_theory() -> None:
     first, second = rng.normal(0.0, 1.0, size=2000), rng.normal(1.0, 1.0, size=2000)
     # N(0,1) vs N(1,1): overlap 2 * Phi(-1/2) = 0.617, KL = 1/2 (the KDEs widen both a little).
     assert overlapping_area(first, second) == pytest.approx(0.617, abs=0.05)
-    assert overlapping_area(first, second) == pytest.approx(overlapping_area(second, first), abs=1e-9)
+    assert overlapping_area(first, second) == pytest.approx(
+        overlapping_area(second, first), abs=1e-9
+    )
     assert kl_divergence(first, second) == pytest.approx(0.5, abs=0.1)
 
 
@@ -174,7 +184,11 @@ def test_degenerate_sets() -> None:
 
 
 def test_compare_statistics() -> None:
-    reference = [C_MAJOR_SCALE + ARPEGGIO_BAR, FOUR_ARPEGGIO_BARS, BAR_A + BAR_B + BAR_A + BAR_B] * 5
+    reference = [
+        C_MAJOR_SCALE + ARPEGGIO_BAR,
+        FOUR_ARPEGGIO_BARS,
+        BAR_A + BAR_B + BAR_A + BAR_B,
+    ] * 5
     same = compare_statistics(reference, reference)
     assert set(same) == set(STATISTIC_NAMES)
     for name, row in same.items():

@@ -10,8 +10,40 @@ from melodylib.music.notesequence import KeySignature, Note, NoteSequence, Tempo
 
 STEP_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 # Two bars of 4/4: G (4 steps), E, F, G (4), C5 held across the bar line (6 steps), B, A, G ...
-EVENTS = [67, -2, -2, -2, 64, -2, 65, -2, 67, -2, -2, -2, 72, -2, -2, -2,
-          -2, -2, 71, -2, 69, -2, 67, -2, -2, -2, -1, -2, 62, -2, 64, -2]
+EVENTS = [
+    67,
+    -2,
+    -2,
+    -2,
+    64,
+    -2,
+    65,
+    -2,
+    67,
+    -2,
+    -2,
+    -2,
+    72,
+    -2,
+    -2,
+    -2,
+    -2,
+    -2,
+    71,
+    -2,
+    69,
+    -2,
+    67,
+    -2,
+    -2,
+    -2,
+    -1,
+    -2,
+    62,
+    -2,
+    64,
+    -2,
+]
 
 
 def parse(xml_text):
@@ -31,8 +63,15 @@ def parse(xml_text):
                 octave = int(element.find("pitch/octave").text)
                 pitch = 12 * (octave + 1) + STEP_SEMITONES[step] + alter
             ties = {tie.get("type") for tie in element.findall("tie")}
-            notes.append({"pitch": pitch, "quarters": int(element.find("duration").text) / per_quarter,
-                          "measure": number, "ties": ties, "color": element.get("color")})
+            notes.append(
+                {
+                    "pitch": pitch,
+                    "quarters": int(element.find("duration").text) / per_quarter,
+                    "measure": number,
+                    "ties": ties,
+                    "color": element.get("color"),
+                }
+            )
     return root, measures, notes
 
 
@@ -58,8 +97,18 @@ def test_events_become_bars_with_a_tie_across_the_bar_line_and_rests():
     tied = [note for note in notes if note["ties"]]
     assert [note["pitch"] for note in tied] == [72, 72]
     assert merged_sounding_notes(notes) == [
-        (67, 1.0), (64, 0.5), (65, 0.5), (67, 1.0), (72, 1.5), (71, 0.5), (69, 0.5), (67, 1.0),
-        (None, 0.5), (62, 0.5), (64, 0.5)]
+        (67, 1.0),
+        (64, 0.5),
+        (65, 0.5),
+        (67, 1.0),
+        (72, 1.5),
+        (71, 0.5),
+        (69, 0.5),
+        (67, 1.0),
+        (None, 0.5),
+        (62, 0.5),
+        (64, 0.5),
+    ]
 
 
 def test_the_key_signature_is_the_major_key_holding_most_notes():
@@ -72,11 +121,20 @@ def test_the_key_signature_is_the_major_key_holding_most_notes():
 
 def test_a_note_sequence_brings_its_own_meter_and_key():
     # 3/4 in E minor at 120 qpm: a quarter note is 0.5 s.
-    notes = [Note(64, 80, 0.0, 0.5), Note(66, 80, 0.5, 1.0), Note(67, 80, 1.0, 1.5),
-             Note(71, 80, 1.5, 3.0)]
-    sequence = NoteSequence(notes=notes, tempos=[Tempo(0.0, 120.0)],
-                            time_signatures=[TimeSignature(0.0, 3, 4)],
-                            key_signatures=[KeySignature(0.0, 4, 1)], total_time=3.0, title="Air")
+    notes = [
+        Note(64, 80, 0.0, 0.5),
+        Note(66, 80, 0.5, 1.0),
+        Note(67, 80, 1.0, 1.5),
+        Note(71, 80, 1.5, 3.0),
+    ]
+    sequence = NoteSequence(
+        notes=notes,
+        tempos=[Tempo(0.0, 120.0)],
+        time_signatures=[TimeSignature(0.0, 3, 4)],
+        key_signatures=[KeySignature(0.0, 4, 1)],
+        total_time=3.0,
+        title="Air",
+    )
     root, measures, parsed = parse(notation.to_musicxml(sequence))
     assert root.findtext("./part/measure/attributes/time/beats") == "3"
     assert root.findtext("./part/measure/attributes/key/fifths") == "1"
@@ -98,14 +156,19 @@ def test_the_primer_is_coloured_apart_from_the_continuation():
 def test_the_svg_has_every_note_and_long_melodies_wrap_onto_systems():
     svg = notation.render_score(EVENTS, title="Two bars")
     assert svg.lstrip().startswith("<svg") or "<svg" in svg[:200]
-    sounding = [note for note in merged_sounding_notes(parse(notation.to_musicxml(EVENTS))[2])
-                if note[0] is not None]
+    sounding = [
+        note
+        for note in merged_sounding_notes(parse(notation.to_musicxml(EVENTS))[2])
+        if note[0] is not None
+    ]
     # Every sounding note is engraved (the tied C5 as two noteheads).
     assert svg.count('class="note"') == len(sounding) + 1
     assert svg.count('class="system"') == 1
     long_svg = notation.render_score(EVENTS * 8)
     assert long_svg.count('class="system"') >= 3
-    assert notation.render_score(EVENTS) == notation.render_score(EVENTS)  # the same from run to run
+    assert notation.render_score(EVENTS) == notation.render_score(
+        EVENTS
+    )  # the same from run to run
 
 
 def test_bad_music_is_a_clear_error(tmp_path):

@@ -3,8 +3,9 @@
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,12 +48,18 @@ def test_tensorflow_cpu_on_linux_x86_and_tensorflow_elsewhere():
 def test_only_lower_bounds_are_pinned():
     for requirement in _pyproject_requirements():
         version_part = requirement.split(";")[0]
-        assert "==" not in version_part and "<" not in version_part and ">=" in version_part, requirement
+        assert "==" not in version_part and "<" not in version_part and ">=" in version_part, (
+            requirement
+        )
 
 
 def test_console_script_and_module_give_the_same_help():
-    script = subprocess.run([Path(sys.executable).parent / "melody_rnn", "--help"], capture_output=True, text=True)
-    module = subprocess.run([sys.executable, "-m", "melodylib", "--help"], capture_output=True, text=True)
+    script = subprocess.run(
+        [Path(sys.executable).parent / "melody_rnn", "--help"], capture_output=True, text=True
+    )
+    module = subprocess.run(
+        [sys.executable, "-m", "melodylib", "--help"], capture_output=True, text=True
+    )
     assert script.returncode == module.returncode == 0
     assert script.stdout == module.stdout
     for command in ("convert", "create_dataset", "train", "generate"):
@@ -73,6 +80,10 @@ def test_notebooks_open_on_the_kernel_that_setup_registers():
     registered = re.findall(r"ipykernel install --sys-prefix --name (\S+)", makefile)
     assert registered == ["melodylib", "melodylib"]  # make setup and make offline-install
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    assert [path.name[:3] for path in notebooks] == [f"{number:02d}_" for number in range(len(notebooks))]
+    assert [path.name[:3] for path in notebooks] == [
+        f"{number:02d}_" for number in range(len(notebooks))
+    ]
     for path in notebooks:
-        assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "melodylib", path.name
+        assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "melodylib", (
+            path.name
+        )

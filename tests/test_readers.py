@@ -9,12 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import midi_fixtures as fixtures
 import pretty_midi
 import pytest
 
-import midi_fixtures as fixtures
 from melodylib.errors import MelodylibError, UnreadableFileError
-from melodylib.music.notesequence import read_note_sequences, write_note_sequences, NoteSequence
+from melodylib.music.notesequence import NoteSequence, read_note_sequences, write_note_sequences
 from melodylib.music.readers import (
     DEFAULT_VELOCITY,
     abc_to_note_sequences,
@@ -53,15 +53,21 @@ def test_midi_instruments_programs_and_drums():
     assert by_instrument == {0: {(0, False)}, 1: {(33, False)}, 2: {(0, True)}}
     melody = [note for note in sequence.notes if note.instrument == 0]
     assert [note.pitch for note in melody] == [60, 62, 64]
-    assert [note.start_time for note in melody] == pytest.approx([0.0, 0.6, 1.2])  # 220 ticks at 100 qpm = 0.6 s
+    assert [note.start_time for note in melody] == pytest.approx(
+        [0.0, 0.6, 1.2]
+    )  # 220 ticks at 100 qpm = 0.6 s
     assert [note.velocity for note in melody] == [80, 80, 80]
 
 
 def test_midi_meta_events_and_totals():
     sequence = midi_to_note_sequence(fixtures.good_midi())
     assert [tempo.qpm for tempo in sequence.tempos] == pytest.approx([100.0])
-    assert [(ts.time, ts.numerator, ts.denominator) for ts in sequence.time_signatures] == [(0.0, 3, 4)]
-    assert [(key.time, key.key, key.mode) for key in sequence.key_signatures] == [(0.0, 2, 0)]  # D major
+    assert [(ts.time, ts.numerator, ts.denominator) for ts in sequence.time_signatures] == [
+        (0.0, 3, 4)
+    ]
+    assert [(key.time, key.key, key.mode) for key in sequence.key_signatures] == [
+        (0.0, 2, 0)
+    ]  # D major
     assert sequence.ticks_per_quarter == 220
     assert sequence.total_time == pytest.approx(2.4)  # end of the last note
     assert sequence.source_type == "midi"
@@ -75,13 +81,18 @@ def test_midi_tempo_changes_are_copied_in_seconds():
 
 def test_midi_meter_changes_read_fine():
     sequence = midi_to_note_sequence(fixtures.meter_changes())
-    assert [(ts.time, ts.numerator, ts.denominator) for ts in sequence.time_signatures] == [(0.0, 7, 8), (1.75, 4, 4)]
+    assert [(ts.time, ts.numerator, ts.denominator) for ts in sequence.time_signatures] == [
+        (0.0, 7, 8),
+        (1.75, 4, 4),
+    ]
     assert len(sequence.notes) == 2
 
 
 def test_midi_absurd_tempo_changes_read_fine():
     sequence = midi_to_note_sequence(fixtures.absurd_tempo_changes())
-    assert [tempo.qpm for tempo in sequence.tempos] == pytest.approx([60e6 / 0xFFFFFF, 60e6, 60e6 / 0xFFFFFF])
+    assert [tempo.qpm for tempo in sequence.tempos] == pytest.approx(
+        [60e6 / 0xFFFFFF, 60e6, 60e6 / 0xFFFFFF]
+    )
     assert len(sequence.notes) == 3
     assert sequence.total_time == pytest.approx(2 * 0xFFFFFF / 1e6, rel=1e-6)
 
@@ -137,7 +148,14 @@ def pretty_midi_reading(data: bytes) -> tuple[list, list]:
 
     midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
     notes = [
-        (int(note.pitch), int(note.velocity), float(note.start), float(note.end), index, int(instrument.program))
+        (
+            int(note.pitch),
+            int(note.velocity),
+            float(note.start),
+            float(note.end),
+            index,
+            int(instrument.program),
+        )
         for index, instrument in enumerate(midi.instruments)
         for note in instrument.notes
     ]
@@ -147,11 +165,16 @@ def pretty_midi_reading(data: bytes) -> tuple[list, list]:
 
 def our_reading(data: bytes) -> tuple[list, list]:
     sequence = midi_to_note_sequence(data)
-    notes = [(n.pitch, n.velocity, n.start_time, n.end_time, n.instrument, n.program) for n in sequence.notes]
+    notes = [
+        (n.pitch, n.velocity, n.start_time, n.end_time, n.instrument, n.program)
+        for n in sequence.notes
+    ]
     return notes, [(tempo.time, tempo.qpm) for tempo in sequence.tempos]
 
 
-@pytest.mark.parametrize("build", [fixtures.many_tempo_changes, fixtures.good_midi, fixtures.absurd_tempo_changes])
+@pytest.mark.parametrize(
+    "build", [fixtures.many_tempo_changes, fixtures.good_midi, fixtures.absurd_tempo_changes]
+)
 def test_midi_times_are_pretty_midis_doubles(build):
     # We read without pretty_midi's tick table; every time must still be the very same double.
     assert our_reading(build()) == pretty_midi_reading(build())
@@ -175,7 +198,9 @@ def test_midi_reads_through_pretty_midis_public_constructor_if_its_internals_cha
     monkeypatch.setattr(
         midi_reader, "PRETTY_MIDI_INTERNALS", midi_reader.PRETTY_MIDI_INTERNALS + ("_not_there",)
     )
-    assert our_reading(fixtures.many_tempo_changes()) == pretty_midi_reading(fixtures.many_tempo_changes())
+    assert our_reading(fixtures.many_tempo_changes()) == pretty_midi_reading(
+        fixtures.many_tempo_changes()
+    )
     with pytest.raises(UnreadableFileError) as caught:  # pretty_midi's own MAX_TICK applies then
         midi_to_note_sequence(fixtures.long_file(12_000_000))
     assert caught.value.reason == "too_many_ticks"
@@ -298,7 +323,9 @@ def|
 def test_split_abc_tunes_follows_blank_lines_and_x_fields():
     tunes = split_abc_tunes(TUNEBOOK)
     assert [(tune.index, tune.reference, tune.title) for tune in tunes] == [
-        (0, "5", "Test tune"), (1, "6", "Broken"), (2, "7", "Third")
+        (0, "5", "Test tune"),
+        (1, "6", "Broken"),
+        (2, "7", "Third"),
     ]
     assert tunes[0].text.startswith("X:5\nL:1/8\nQ:1/4=60\nT:Test tune")
     assert "free text" not in tunes[1].text and tunes[2].line_number == 22
@@ -307,7 +334,9 @@ def test_split_abc_tunes_follows_blank_lines_and_x_fields():
 def test_abc_tune_without_unit_length_or_meter_gets_the_standard_eighth():
     (result,) = abc_to_note_sequences("X:1\nT:bare\nK:C\nABc|\n")
     assert result.error is None
-    assert [note.end_time - note.start_time for note in result.sequence.notes] == pytest.approx([0.25, 0.25, 0.25])
+    assert [note.end_time - note.start_time for note in result.sequence.notes] == pytest.approx(
+        [0.25, 0.25, 0.25]
+    )
 
 
 def test_abc_notes_ties_grace_notes_chords_tempo_keys():
@@ -321,10 +350,18 @@ def test_abc_notes_ties_grace_notes_chords_tempo_keys():
     assert notes[5][1:] == pytest.approx((6.0, 6.0 + 1 / 3))
     assert notes[9][1:] == pytest.approx((9.0, 9.5))
     assert [(tempo.time, tempo.qpm) for tempo in sequence.tempos] == [(0.0, 60.0), (9.0, 120.0)]
-    assert [(ts.time, ts.numerator, ts.denominator) for ts in sequence.time_signatures] == [(0.0, 3, 4), (9.0, 2, 4)]
+    assert [(ts.time, ts.numerator, ts.denominator) for ts in sequence.time_signatures] == [
+        (0.0, 3, 4),
+        (9.0, 2, 4),
+    ]
     # A dorian (1 sharp) -> its relative major G = 7; E minor -> tonic 4, mode 1
-    assert [(key.time, key.key, key.mode) for key in sequence.key_signatures] == [(0.0, 7, 0), (9.0, 4, 1)]
-    assert all(note.velocity == DEFAULT_VELOCITY and note.instrument == 0 for note in sequence.notes)
+    assert [(key.time, key.key, key.mode) for key in sequence.key_signatures] == [
+        (0.0, 7, 0),
+        (9.0, 4, 1),
+    ]
+    assert all(
+        note.velocity == DEFAULT_VELOCITY and note.instrument == 0 for note in sequence.notes
+    )
     # the repeat |:e2:| is not expanded: e4 then e2 once
     assert notes[-2:] == [(76, 10.0, 11.0), (76, 11.0, 11.5)] and sequence.total_time == 11.5
     assert sequence.title == "Test tune"
@@ -355,7 +392,9 @@ def test_abc_ids_hash_filename_and_reference_number(tmp_path):
         f"/id/abc/folk/{sha1('sub/book.abc_5')}",
         f"/id/abc/folk/{sha1('sub/book.abc_7')}",
     ]
-    assert {(s.filename, s.collection_name, s.source_type) for s in result.sequences} == {("sub/book.abc", "folk", "abc")}
+    assert {(s.filename, s.collection_name, s.source_type) for s in result.sequences} == {
+        ("sub/book.abc", "folk", "abc")
+    }
 
 
 def test_a_repeated_abc_reference_number_is_refused(tmp_path):
@@ -429,17 +468,30 @@ def make_mixed_folder(root: Path) -> Path:
 def test_convert_directory_mixes_good_and_bad_files(tmp_path):
     root = make_mixed_folder(tmp_path / "mixed")
     messages = []
-    summary = convert_directory(root, tmp_path / "out" / "all.tfrecord", progress=False, report=messages.append)
+    summary = convert_directory(
+        root, tmp_path / "out" / "all.tfrecord", progress=False, report=messages.append
+    )
     sequences = list(read_note_sequences(tmp_path / "out" / "all.tfrecord"))
     assert [(s.filename, s.title) for s in sequences] == [
-        ("a_good.mid", ""), ("d_book.abc", "Test tune"), ("d_book.abc", "Third")
+        ("a_good.mid", ""),
+        ("d_book.abc", "Test tune"),
+        ("d_book.abc", "Third"),
     ]
     assert all(s.collection_name == "mixed" for s in sequences)
     assert (summary.files_found, summary.files_read, summary.sequences_written) == (4, 2, 3)
-    assert summary.skipped == {"truncated": 1, "not_midi": 1, "abc_parse_error": 1, "unsupported_extension": 1, "directory": 1}
+    assert summary.skipped == {
+        "truncated": 1,
+        "not_midi": 1,
+        "abc_parse_error": 1,
+        "unsupported_extension": 1,
+        "directory": 1,
+    }
     assert {(Path(path).name, reason) for path, reason, _ in summary.skipped_items} == {
-        ("b_bad.mid", "truncated"), ("c_random.MID", "not_midi"), ("d_book.abc", "abc_parse_error"),
-        ("e_notes.txt", "unsupported_extension"), ("sub", "directory"),
+        ("b_bad.mid", "truncated"),
+        ("c_random.MID", "not_midi"),
+        ("d_book.abc", "abc_parse_error"),
+        ("e_notes.txt", "unsupported_extension"),
+        ("sub", "directory"),
     }
     assert len(messages) == 5 and all(message.startswith("skipped ") for message in messages)
     assert "wrote 3 NoteSequences" in summary.format()
@@ -447,7 +499,9 @@ def test_convert_directory_mixes_good_and_bad_files(tmp_path):
 
 def test_convert_directory_recursive_reads_subfolders_after_files(tmp_path):
     root = make_mixed_folder(tmp_path / "mixed")
-    summary = convert_directory(root, tmp_path / "all.tfrecord", recursive=True, progress=False, report=lambda _: None)
+    summary = convert_directory(
+        root, tmp_path / "all.tfrecord", recursive=True, progress=False, report=lambda _: None
+    )
     filenames = [s.filename for s in read_note_sequences(tmp_path / "all.tfrecord")]
     assert filenames == ["a_good.mid", "d_book.abc", "d_book.abc", "sub/f_inner.mid"]
     assert summary.skipped["type_2_midi"] == 1 and "directory" not in summary.skipped
@@ -456,13 +510,22 @@ def test_convert_directory_recursive_reads_subfolders_after_files(tmp_path):
 
 def test_convert_directory_in_parallel_gives_the_same_output(tmp_path):
     root = tmp_path / "many"
-    tunes = "\n\n".join(f"X:{number}\nT:Tune {number}\nL:1/8\nK:C\nCDE{'FGAB'[number % 4]}|\n" for number in range(1, 25))
+    tunes = "\n\n".join(
+        f"X:{number}\nT:Tune {number}\nL:1/8\nK:C\nCDE{'FGAB'[number % 4]}|\n"
+        for number in range(1, 25)
+    )
     write(root, "tunes.abc", tunes)
     write(root, "song.mid", fixtures.good_midi())
     write(root, "bad.mid", fixtures.empty_file())
-    serial = convert_directory(root, tmp_path / "serial.tfrecord", num_workers=1, progress=False, report=lambda _: None)
-    parallel = convert_directory(root, tmp_path / "parallel.tfrecord", num_workers=2, progress=False, report=lambda _: None)
-    assert (tmp_path / "serial.tfrecord").read_bytes() == (tmp_path / "parallel.tfrecord").read_bytes()
+    serial = convert_directory(
+        root, tmp_path / "serial.tfrecord", num_workers=1, progress=False, report=lambda _: None
+    )
+    parallel = convert_directory(
+        root, tmp_path / "parallel.tfrecord", num_workers=2, progress=False, report=lambda _: None
+    )
+    assert (tmp_path / "serial.tfrecord").read_bytes() == (
+        tmp_path / "parallel.tfrecord"
+    ).read_bytes()
     assert serial.sequences_written == parallel.sequences_written == 25
     assert serial.skipped == parallel.skipped == {"empty_file": 1}
 
@@ -470,7 +533,9 @@ def test_convert_directory_in_parallel_gives_the_same_output(tmp_path):
 def test_convert_directory_in_forked_workers_from_a_fresh_process(tmp_path):
     # A process that has not loaded TensorFlow forks its workers (the path the CLI takes).
     root = tmp_path / "many"
-    tunes = "\n\n".join(f"X:{number}\nT:Tune {number}\nL:1/8\nK:C\nCDEF|\n" for number in range(1, 21))
+    tunes = "\n\n".join(
+        f"X:{number}\nT:Tune {number}\nL:1/8\nK:C\nCDEF|\n" for number in range(1, 21)
+    )
     write(root, "tunes.abc", tunes)
     code = (
         "from melodylib.music import readers; "
@@ -480,14 +545,20 @@ def test_convert_directory_in_forked_workers_from_a_fresh_process(tmp_path):
         "assert summary.sequences_written == 20, summary.format()"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    convert_directory(root, tmp_path / "serial.tfrecord", num_workers=1, progress=False, report=lambda _: None)
-    assert (tmp_path / "forked.tfrecord").read_bytes() == (tmp_path / "serial.tfrecord").read_bytes()
+    convert_directory(
+        root, tmp_path / "serial.tfrecord", num_workers=1, progress=False, report=lambda _: None
+    )
+    assert (tmp_path / "forked.tfrecord").read_bytes() == (
+        tmp_path / "serial.tfrecord"
+    ).read_bytes()
 
 
 def test_convert_directory_with_no_music(tmp_path):
     root = tmp_path / "nothing"
     write(root, "readme.txt", "no music here")
-    summary = convert_directory(root, tmp_path / "out.tfrecord", progress=False, report=lambda _: None)
+    summary = convert_directory(
+        root, tmp_path / "out.tfrecord", progress=False, report=lambda _: None
+    )
     assert summary.sequences_written == 0 and not summary.output_written
     assert f"no music files found in {root}" in summary.format()
     assert not (tmp_path / "out.tfrecord").exists()

@@ -6,19 +6,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from melodylib.encoding.configs import get_config
-from melodylib.errors import MelodylibError
-from melodylib.music.notesequence import Note, NoteSequence, write_note_sequences
 from melodylib.data.sequence_examples import (
     count_records,
     parse_sequence_example,
     read_sequence_examples,
     sequence_example_bytes,
 )
+from melodylib.encoding.configs import get_config
+from melodylib.errors import MelodylibError
+from melodylib.music.notesequence import Note, NoteSequence, write_note_sequences
 from melodylib.tfrecords import write_records
 
 
-def random_events(rng: np.random.Generator, length: int, low: int = 48, high: int = 84) -> list[int]:
+def random_events(
+    rng: np.random.Generator, length: int, low: int = 48, high: int = 84
+) -> list[int]:
     """A valid melody in [low, high): note-ons, holds and note-offs, starting with a note."""
     draws = rng.random(length)
     pitches = rng.integers(low, high, size=length)
@@ -43,9 +45,13 @@ def protobuf_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
     """The same example built the slow way, one protobuf Feature per step (Magenta's make_sequence_example)."""
     example = tf.train.SequenceExample()
     for row in inputs:
-        example.feature_lists.feature_list["inputs"].feature.add().float_list.value.extend(row.tolist())
+        example.feature_lists.feature_list["inputs"].feature.add().float_list.value.extend(
+            row.tolist()
+        )
     for label in labels:
-        example.feature_lists.feature_list["labels"].feature.add().int64_list.value.append(int(label))
+        example.feature_lists.feature_list["labels"].feature.add().int64_list.value.append(
+            int(label)
+        )
     return example.SerializeToString()
 
 
@@ -104,7 +110,9 @@ def test_read_plain_and_gzip_files_and_globs(tmp_path):
 def test_a_note_sequence_file_is_not_taken_for_sequence_examples(tmp_path):
     path = tmp_path / "notesequences.tfrecord"
     write_note_sequences(path, [NoteSequence(notes=[Note(60, 80, 0.0, 0.5)], id="x")])
-    with pytest.raises(MelodylibError, match=r"notesequences.tfrecord: record 0 is not a melody SequenceExample"):
+    with pytest.raises(
+        MelodylibError, match=r"notesequences.tfrecord: record 0 is not a melody SequenceExample"
+    ):
         list(read_sequence_examples(path))
 
 

@@ -78,8 +78,9 @@ def test_instruments_by_name_or_program_and_clear_errors():
 
 def test_notes_outside_the_instruments_range_move_by_octaves(capsys):
     flute = synthesis.instrument("flute")
-    sequence = NoteSequence(notes=[Note(43, 90, 0, 1), Note(72, 90, 1, 2), Note(110, 90, 2, 3)],
-                            total_time=3)
+    sequence = NoteSequence(
+        notes=[Note(43, 90, 0, 1), Note(72, 90, 1, 2), Note(110, 90, 2, 3)], total_time=3
+    )
     fitted, moved = synthesis.fit_to_range(sequence, flute)
     assert [note.pitch for note in fitted.notes] == [67, 72, 86]
     assert moved == 2 and all(note.program == 73 for note in fitted.notes)

@@ -5,7 +5,13 @@ import os
 import pytest
 
 from melodylib.errors import MelodylibError
-from melodylib.tfrecords import compression_of, expand_paths, read_all_records, read_records, write_records
+from melodylib.tfrecords import (
+    compression_of,
+    expand_paths,
+    read_all_records,
+    read_records,
+    write_records,
+)
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -17,7 +23,11 @@ def test_tensorflow_reads_what_we_write_and_we_read_it_back(tmp_path, compress):
     assert write_records(path, records, compress=compress) == len(records)
     assert compression_of(path) == ("GZIP" if compress else "")
     # TensorFlow checks both checksums of every record, so this also checks our CRC-32C.
-    read_by_tensorflow = list(tf.data.TFRecordDataset(str(path), compression_type=compression_of(path)).as_numpy_iterator())
+    read_by_tensorflow = list(
+        tf.data.TFRecordDataset(
+            str(path), compression_type=compression_of(path)
+        ).as_numpy_iterator()
+    )
     assert read_by_tensorflow == records
     assert list(read_records(path)) == records
 

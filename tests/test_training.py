@@ -48,7 +48,9 @@ def random_events(rng: np.random.Generator, length: int) -> list[int]:
     return [int(event) for event in events]
 
 
-def write_melodies(path: Path, config, lengths, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def write_melodies(
+    path: Path, config, lengths, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Encode random valid melodies of the given lengths (events) and write them as SequenceExamples."""
     rng = np.random.default_rng(seed)
     examples = [config.encoder.encode(random_events(rng, length)) for length in lengths]
@@ -72,7 +74,15 @@ def data(tmp_path_factory) -> Path:
 def trained_run(tmp_path_factory, data) -> Path:
     """A run_dir trained 2 steps (a checkpoint at each step); tests copy it before changing it."""
     run_dir = tmp_path_factory.mktemp("runs") / "base"
-    train(tiny_config(), str(data), run_dir, num_training_steps=2, save_checkpoint_secs=0, seed=0, log=quiet)
+    train(
+        tiny_config(),
+        str(data),
+        run_dir,
+        num_training_steps=2,
+        save_checkpoint_secs=0,
+        seed=0,
+        log=quiet,
+    )
     return run_dir
 
 
@@ -94,8 +104,15 @@ def numpy_sums(labels, logits, mask, no_event_label):
     correct = (logits.argmax(axis=-1) == labels) & (mask > 0)
     no_event = (labels == no_event_label) & (mask > 0)
     event = (labels != no_event_label) & (mask > 0)
-    return (cross_entropy * mask).sum(), mask.sum(), correct.sum(), event.sum(), (correct & event).sum(), \
-        no_event.sum(), (correct & no_event).sum()
+    return (
+        (cross_entropy * mask).sum(),
+        mask.sum(),
+        correct.sum(),
+        event.sum(),
+        (correct & event).sum(),
+        no_event.sum(),
+        (correct & no_event).sum(),
+    )
 
 
 @pytest.mark.parametrize("no_event_label", [0, 36])
@@ -104,7 +121,9 @@ def test_metrics_on_a_hand_made_batch(no_event_label):
     logits = np.full((2, 4, 40), -2.0, dtype=np.float32)
     labels = np.array([[no_event_label, 5, 7, no_event_label], [5, no_event_label, 0, 0]])
     mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=np.float32)
-    predictions = np.array([[no_event_label, 5, 9, 3], [5, 12, 0, 0]])  # right, right, wrong, wrong; right, wrong
+    predictions = np.array(
+        [[no_event_label, 5, 9, 3], [5, 12, 0, 0]]
+    )  # right, right, wrong, wrong; right, wrong
     for row in range(2):
         for step in range(4):
             logits[row, step, predictions[row, step]] = 3.0
@@ -157,7 +176,9 @@ def test_optimizer_is_adam_with_tf1_epsilon_and_per_variable_clipping(name, clip
     assert optimizer_config["clipnorm"] == pytest.approx(clip_norm)
     assert optimizer_config["global_clipnorm"] is None
     assert optimizer_config["learning_rate"] == pytest.approx(1e-3)
-    assert optimizer_config["beta_1"] == pytest.approx(0.9) and optimizer_config["beta_2"] == pytest.approx(0.999)
+    assert optimizer_config["beta_1"] == pytest.approx(0.9) and optimizer_config[
+        "beta_2"
+    ] == pytest.approx(0.999)
 
 
 def test_first_training_loss_is_the_mean_over_the_valid_steps_of_the_batch(tmp_path):
@@ -167,8 +188,15 @@ def test_first_training_loss_is_the_mean_over_the_valid_steps_of_the_batch(tmp_p
     examples = write_melodies(tmp_path / "data.tfrecord", config, [21, 26, 29, 33], seed=4)
     model = build_model(config)
     save_bundle(tmp_path / "start.bundle", model, config)
-    result = train(config, str(tmp_path / "data.tfrecord"), tmp_path / "run", num_training_steps=1,
-                   summary_frequency=1, warm_start_bundle=str(tmp_path / "start.bundle"), log=quiet)
+    result = train(
+        config,
+        str(tmp_path / "data.tfrecord"),
+        tmp_path / "run",
+        num_training_steps=1,
+        summary_frequency=1,
+        warm_start_bundle=str(tmp_path / "start.bundle"),
+        log=quiet,
+    )
     cross_entropy, correct, steps = 0.0, 0, 0
     for inputs, labels in examples:
         logits = model(inputs[None], training=False).numpy()[0].astype(np.float64)
@@ -178,7 +206,9 @@ def test_first_training_loss_is_the_mean_over_the_valid_steps_of_the_batch(tmp_p
         steps += len(labels)
     first = result.history[0]
     assert first["step"] == 1
-    assert first["loss"] == pytest.approx(cross_entropy / steps, rel=1e-5)  # token-level mean, not per melody
+    assert first["loss"] == pytest.approx(
+        cross_entropy / steps, rel=1e-5
+    )  # token-level mean, not per melody
     assert first["accuracy"] == pytest.approx(correct / steps)
     assert first["padded_fraction"] == pytest.approx(1 - steps / (4 * 32))
 
@@ -187,9 +217,18 @@ def test_first_training_loss_is_the_mean_over_the_valid_steps_of_the_batch(tmp_p
 def test_keeps_the_latest_checkpoints_and_resumes_with_the_step(data, tmp_path):
     run_dir = tmp_path / "run"
     lines: list[str] = []
-    first = train(tiny_config(), str(data), run_dir, num_training_steps=4, save_checkpoint_secs=0,
-                  num_checkpoints=2, summary_frequency=2, eval_sequence_example_file=str(data), eval_frequency=2,
-                  log=lines.append)
+    first = train(
+        tiny_config(),
+        str(data),
+        run_dir,
+        num_training_steps=4,
+        save_checkpoint_secs=0,
+        num_checkpoints=2,
+        summary_frequency=2,
+        eval_sequence_example_file=str(data),
+        eval_frequency=2,
+        log=lines.append,
+    )
     assert first.step == 4 and first.resumed_from == 0
     assert lines[0].startswith("Starting a new basic_rnn run")
     assert checkpoint_prefixes(run_dir) == ["ckpt-3", "ckpt-4"]
@@ -200,11 +239,24 @@ def test_keeps_the_latest_checkpoints_and_resumes_with_the_step(data, tmp_path):
         for path in (run_dir / folder).glob("events.out.tfevents.*"):
             for event in tf.compat.v1.train.summary_iterator(str(path)):
                 tags.update(value.tag for value in event.summary.value)
-        assert {"loss", "metrics/perplexity", "metrics/accuracy", "metrics/event_accuracy",
-                "metrics/no_event_accuracy"} <= tags, folder
+        assert {
+            "loss",
+            "metrics/perplexity",
+            "metrics/accuracy",
+            "metrics/event_accuracy",
+            "metrics/no_event_accuracy",
+        } <= tags, folder
     lines.clear()
-    second = train(tiny_config(), str(data), run_dir, num_training_steps=6, save_checkpoint_secs=3600,
-                   num_checkpoints=2, summary_frequency=1, log=lines.append)
+    second = train(
+        tiny_config(),
+        str(data),
+        run_dir,
+        num_training_steps=6,
+        save_checkpoint_secs=3600,
+        num_checkpoints=2,
+        summary_frequency=1,
+        log=lines.append,
+    )
     assert lines[0] == f"Resuming from checkpoint {run_dir / 'train' / 'ckpt-4'} at step 4."
     assert second.resumed_from == 4 and second.step == 6
     assert [entry["step"] for entry in second.history] == [5, 6]
@@ -220,12 +272,31 @@ def test_keeps_the_latest_checkpoints_and_resumes_with_the_step(data, tmp_path):
 def test_a_killed_training_run_resumes_to_the_same_step(data, tmp_path):
     run_dir = tmp_path / "run"
     command = [
-        sys.executable, "-m", "melodylib", "train", "--config", "basic_rnn", "--hparams", TINY,
-        "--sequence_example_file", str(data), "--run_dir", str(run_dir), "--num_training_steps", "100000",
-        "--save_checkpoint_secs", "0", "--summary_frequency", "1", "--num_checkpoints", "3",
+        sys.executable,
+        "-m",
+        "melodylib",
+        "train",
+        "--config",
+        "basic_rnn",
+        "--hparams",
+        TINY,
+        "--sequence_example_file",
+        str(data),
+        "--run_dir",
+        str(run_dir),
+        "--num_training_steps",
+        "100000",
+        "--save_checkpoint_secs",
+        "0",
+        "--summary_frequency",
+        "1",
+        "--num_checkpoints",
+        "3",
     ]
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPOSITORY))
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment
+    )
     try:
         deadline = time.monotonic() + 120
         while not (run_dir / "train" / "checkpoint").exists():
@@ -241,19 +312,33 @@ def test_a_killed_training_run_resumes_to_the_same_step(data, tmp_path):
     assert killed_at >= 1
     target = killed_at + 3
     lines: list[str] = []
-    result = train(tiny_config(), str(data), run_dir, num_training_steps=target, save_checkpoint_secs=0,
-                   num_checkpoints=3, log=lines.append)
-    assert lines[0] == f"Resuming from checkpoint {run_dir / 'train' / f'ckpt-{killed_at}'} at step {killed_at}."
+    result = train(
+        tiny_config(),
+        str(data),
+        run_dir,
+        num_training_steps=target,
+        save_checkpoint_secs=0,
+        num_checkpoints=3,
+        log=lines.append,
+    )
+    assert (
+        lines[0]
+        == f"Resuming from checkpoint {run_dir / 'train' / f'ckpt-{killed_at}'} at step {killed_at}."
+    )
     assert result.step == target and result.resumed_from == killed_at
     # Every checkpoint left is complete and readable; nothing half-written remains.
     train_dir = run_dir / "train"
-    assert not [path for path in train_dir.iterdir() if path.name.endswith("_temp") or ".tmp" in path.name]
+    assert not [
+        path for path in train_dir.iterdir() if path.name.endswith("_temp") or ".tmp" in path.name
+    ]
     prefixes = checkpoint_prefixes(run_dir)
     assert prefixes[-1] == f"ckpt-{target}" and len(prefixes) == 3
     for prefix in prefixes:
         assert (train_dir / f"{prefix}.data-00000-of-00001").exists()
         reader = tf.train.load_checkpoint(str(train_dir / prefix))
-        assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == int(prefix.split("-")[1])
+        assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == int(
+            prefix.split("-")[1]
+        )
     data_files = {path.name.split(".")[0] for path in train_dir.glob("ckpt-*.data-*")}
     assert data_files == set(prefixes)
     assert load_trained_model(run_dir)[2] == target
@@ -262,12 +347,29 @@ def test_a_killed_training_run_resumes_to_the_same_step(data, tmp_path):
 def test_sigterm_stops_a_background_run_with_a_final_checkpoint(data, tmp_path):
     run_dir = tmp_path / "run"
     command = [
-        sys.executable, "-m", "melodylib", "train", "--config", "basic_rnn", "--hparams", TINY,
-        "--sequence_example_file", str(data), "--run_dir", str(run_dir), "--num_training_steps", "100000",
-        "--save_checkpoint_secs", "3600", "--summary_frequency", "1",
+        sys.executable,
+        "-m",
+        "melodylib",
+        "train",
+        "--config",
+        "basic_rnn",
+        "--hparams",
+        TINY,
+        "--sequence_example_file",
+        str(data),
+        "--run_dir",
+        str(run_dir),
+        "--num_training_steps",
+        "100000",
+        "--save_checkpoint_secs",
+        "3600",
+        "--summary_frequency",
+        "1",
     ]
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPOSITORY))
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, text=True
+    )
     lines = []
     for line in process.stdout:  # wait until it trains
         lines.append(line)
@@ -289,7 +391,7 @@ def test_partial_files_of_an_interrupted_save_are_removed(trained_run, tmp_path)
     (train_dir / "ckpt-3.index").write_bytes(b"half an index")
     (train_dir / "ckpt-3_temp").mkdir()
     (train_dir / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x")
-    (train_dir / "checkpoint.tmp1a2b3c").write_text("model_checkpoint_path: \"ckpt-3\"")
+    (train_dir / "checkpoint.tmp1a2b3c").write_text('model_checkpoint_path: "ckpt-3"')
     lines: list[str] = []
     removed = remove_partial_checkpoints(train_dir, lines.append)
     assert sorted(removed) == ["checkpoint.tmp1a2b3c", "ckpt-3.index", "ckpt-3_temp"]
@@ -306,8 +408,14 @@ def test_warm_start_begins_from_the_bundle_weights(data, tmp_path):
     bundle_model = build_model(config)
     save_bundle(tmp_path / "start.bundle", bundle_model, config, description="a start")
     lines: list[str] = []
-    result = train(config, str(data), tmp_path / "run", num_training_steps=1, warm_start_bundle=str(tmp_path / "start.bundle"),
-                   log=lines.append)
+    result = train(
+        config,
+        str(data),
+        tmp_path / "run",
+        num_training_steps=1,
+        warm_start_bundle=str(tmp_path / "start.bundle"),
+        log=lines.append,
+    )
     assert result.step == 1  # the step count starts at 0 (Magenta's warm start skips global_step)
     assert "Starting from the weights of bundle" in lines[0]
     model, _, _ = load_trained_model(tmp_path / "run")
@@ -316,12 +424,24 @@ def test_warm_start_begins_from_the_bundle_weights(data, tmp_path):
     lookback = tiny_config("lookback_rnn")
     write_melodies(tmp_path / "lookback.tfrecord", lookback, [30] * 4)
     with pytest.raises(MelodylibError, match="holds a basic_rnn model"):
-        train(lookback, str(tmp_path / "lookback.tfrecord"), tmp_path / "other", num_training_steps=1,
-              warm_start_bundle=str(tmp_path / "start.bundle"), log=quiet)
+        train(
+            lookback,
+            str(tmp_path / "lookback.tfrecord"),
+            tmp_path / "other",
+            num_training_steps=1,
+            warm_start_bundle=str(tmp_path / "start.bundle"),
+            log=quiet,
+        )
     wider = tiny_config(rnn_layer_sizes=[16, 8])
     with pytest.raises(MelodylibError, match=r"has shape \(38, 32\) in the bundle but \(38, 64\)"):
-        train(wider, str(data), tmp_path / "wider", num_training_steps=1,
-              warm_start_bundle=str(tmp_path / "start.bundle"), log=quiet)
+        train(
+            wider,
+            str(data),
+            tmp_path / "wider",
+            num_training_steps=1,
+            warm_start_bundle=str(tmp_path / "start.bundle"),
+            log=quiet,
+        )
 
 
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(trained_run, tmp_path):
@@ -332,8 +452,14 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(trained_ru
     inputs[3, 0] = np.nan  # a corrupted data set
     write_records(tmp_path / "nan.tfrecord", [sequence_example_bytes(inputs, labels)] * 8)
     with pytest.raises(TrainingDivergedError) as error:
-        train(config, str(tmp_path / "nan.tfrecord"), run_dir, num_training_steps=10, save_checkpoint_secs=0,
-              log=quiet)
+        train(
+            config,
+            str(tmp_path / "nan.tfrecord"),
+            run_dir,
+            num_training_steps=10,
+            save_checkpoint_secs=0,
+            log=quiet,
+        )
     message = str(error.value)
     assert "the loss became nan at step 3" in message and "ckpt-2" in message
     assert checkpoint_prefixes(run_dir) == ["ckpt-1", "ckpt-2"]
@@ -345,16 +471,34 @@ def test_weights_that_became_nan_are_never_saved(trained_run, data, tmp_path, mo
     import melodylib.training.checkpoints as checkpoints
 
     run_dir = copy_run(trained_run, tmp_path)
-    monkeypatch.setattr(checkpoints, "all_finite", lambda variables: False)  # as if the last update overflowed
-    with pytest.raises(TrainingDivergedError, match="the weights became NaN or infinite .* at step 3.*ckpt-2"):
-        train(tiny_config(), str(data), run_dir, num_training_steps=10, save_checkpoint_secs=0, log=quiet)
+    monkeypatch.setattr(
+        checkpoints, "all_finite", lambda variables: False
+    )  # as if the last update overflowed
+    with pytest.raises(
+        TrainingDivergedError, match="the weights became NaN or infinite .* at step 3.*ckpt-2"
+    ):
+        train(
+            tiny_config(),
+            str(data),
+            run_dir,
+            num_training_steps=10,
+            save_checkpoint_secs=0,
+            log=quiet,
+        )
     assert checkpoint_prefixes(run_dir) == ["ckpt-1", "ckpt-2"]
 
 
 def test_a_huge_learning_rate_ends_in_a_clear_divergence_error(data, tmp_path):
     config = tiny_config(learning_rate=1e38)
     with pytest.raises(TrainingDivergedError, match="became"):
-        train(config, str(data), tmp_path / "run", num_training_steps=50, save_checkpoint_secs=0, log=quiet)
+        train(
+            config,
+            str(data),
+            tmp_path / "run",
+            num_training_steps=50,
+            save_checkpoint_secs=0,
+            log=quiet,
+        )
     # Whatever was saved before holds finite weights only.
     if checkpoint_prefixes(tmp_path / "run"):
         model, _, _ = load_trained_model(tmp_path / "run")
@@ -383,13 +527,20 @@ def test_mirrored_strategy_trains_on_two_cpu_replicas(data, tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPOSITORY))
-    completed = subprocess.run([sys.executable, str(script), str(data), str(tmp_path / "run")], capture_output=True,
-                               text=True, env=environment, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, str(script), str(data), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "MirroredStrategy on 2 replicas" in completed.stdout
     result = json.loads(completed.stdout.split("RESULT ", 1)[1])
     assert result["replicas"] == 2 and result["step"] == 3
-    assert len(result["losses"]) == 3 and all(np.isfinite(loss) and 0 < loss < 10 for loss in result["losses"])
+    assert len(result["losses"]) == 3 and all(
+        np.isfinite(loss) and 0 < loss < 10 for loss in result["losses"]
+    )
     assert load_trained_model(tmp_path / "run")[2] == 3
 
 
@@ -400,7 +551,10 @@ def test_hparams_that_do_not_match_the_checkpoint_name_both_values(trained_run, 
     with pytest.raises(MelodylibError) as error:
         train(wider, str(data), run_dir, num_training_steps=3, log=quiet)
     assert "rnn_layer_sizes is [8, 8] in the checkpoint and [16, 8] now" in str(error.value)
-    assert json.loads((run_dir / "run_config.json").read_text())["hparams"]["rnn_layer_sizes"] == [8, 8]
+    assert json.loads((run_dir / "run_config.json").read_text())["hparams"]["rnn_layer_sizes"] == [
+        8,
+        8,
+    ]
     # Without the run's config file, the checkpoint itself is compared: both shapes are named.
     (run_dir / "run_config.json").unlink()
     with pytest.raises(MelodylibError) as error:
@@ -409,12 +563,20 @@ def test_hparams_that_do_not_match_the_checkpoint_name_both_values(trained_run, 
     with pytest.raises(MelodylibError, match="does not match"):
         load_trained_model(run_dir, config=wider)
     with pytest.raises(MelodylibError, match="holds a basic_rnn run"):
-        train(tiny_config("mono_rnn"), str(data), copy_run(trained_run, tmp_path / "again"), log=quiet)
+        train(
+            tiny_config("mono_rnn"), str(data), copy_run(trained_run, tmp_path / "again"), log=quiet
+        )
 
 
 def test_data_encoded_for_another_config_is_refused(data, tmp_path):
     with pytest.raises(MelodylibError) as error:
-        train(tiny_config("attention_rnn"), str(data), tmp_path / "run", num_training_steps=1, log=quiet)
+        train(
+            tiny_config("attention_rnn"),
+            str(data),
+            tmp_path / "run",
+            num_training_steps=1,
+            log=quiet,
+        )
     assert "38 inputs per step" in str(error.value) and "expects 74" in str(error.value)
     assert not (tmp_path / "run").exists()
 
@@ -422,11 +584,23 @@ def test_data_encoded_for_another_config_is_refused(data, tmp_path):
 def test_an_empty_or_missing_eval_set_is_an_error(data, tmp_path):
     write_records(tmp_path / "empty.tfrecord", [])
     with pytest.raises(MelodylibError, match="holds no melodies"):
-        train(tiny_config(), str(data), tmp_path / "run", num_training_steps=1,
-              eval_sequence_example_file=str(tmp_path / "empty.tfrecord"), log=quiet)
+        train(
+            tiny_config(),
+            str(data),
+            tmp_path / "run",
+            num_training_steps=1,
+            eval_sequence_example_file=str(tmp_path / "empty.tfrecord"),
+            log=quiet,
+        )
     with pytest.raises(MelodylibError, match="does not exist"):
-        train(tiny_config(), str(data), tmp_path / "run", num_training_steps=1,
-              eval_sequence_example_file=str(tmp_path / "missing.tfrecord"), log=quiet)
+        train(
+            tiny_config(),
+            str(data),
+            tmp_path / "run",
+            num_training_steps=1,
+            eval_sequence_example_file=str(tmp_path / "missing.tfrecord"),
+            log=quiet,
+        )
 
 
 def test_missing_or_unreadable_training_files_are_errors(tmp_path):
@@ -440,7 +614,13 @@ def test_missing_or_unreadable_training_files_are_errors(tmp_path):
     with pytest.raises(MelodylibError, match="garbage.tfrecord"):
         train(tiny_config(), str(tmp_path / "garbage.tfrecord"), tmp_path / "run", log=quiet)
     with pytest.raises(MelodylibError, match="summary_frequency"):
-        train(tiny_config(), str(tmp_path / "garbage.tfrecord"), tmp_path / "run", summary_frequency=0, log=quiet)
+        train(
+            tiny_config(),
+            str(tmp_path / "garbage.tfrecord"),
+            tmp_path / "run",
+            summary_frequency=0,
+            log=quiet,
+        )
 
 
 def test_cli_errors_are_clear(data, tmp_path, capsys):
@@ -448,8 +628,19 @@ def test_cli_errors_are_clear(data, tmp_path, capsys):
         cli.main(["train", "--config", "basic_rnnn", "--sequence_example_file", str(data)])
     assert exit_info.value.code == 2
     assert "invalid choice: 'basic_rnnn'" in capsys.readouterr().err
-    status = cli.main(["train", "--config", "basic_rnn", "--hparams", TINY, "--run_dir", str(tmp_path / "run"),
-                       "--sequence_example_file", str(tmp_path / "missing.tfrecord")])
+    status = cli.main(
+        [
+            "train",
+            "--config",
+            "basic_rnn",
+            "--hparams",
+            TINY,
+            "--run_dir",
+            str(tmp_path / "run"),
+            "--sequence_example_file",
+            str(tmp_path / "missing.tfrecord"),
+        ]
+    )
     assert status == 1
     assert "missing.tfrecord does not exist" in capsys.readouterr().err
 

@@ -34,8 +34,18 @@ def test_keys_build_the_primer_with_the_chosen_note_length(panel):
     panel.note_length.value = "16th"
     panel.hold_button.click()
     panel.key_buttons[61].click()
-    assert panel.primer == [67, NO_EVENT, NO_EVENT, NO_EVENT, 69, NO_EVENT, NOTE_OFF, NO_EVENT,
-                            NO_EVENT, 61]
+    assert panel.primer == [
+        67,
+        NO_EVENT,
+        NO_EVENT,
+        NO_EVENT,
+        69,
+        NO_EVENT,
+        NOTE_OFF,
+        NO_EVENT,
+        NO_EVENT,
+        61,
+    ]
     panel.undo_button.click()
     panel.undo_button.click()  # the hold went with the rest it extended
     assert panel.primer == [67, NO_EVENT, NO_EVENT, NO_EVENT, 69, NO_EVENT]

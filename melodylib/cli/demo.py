@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from melodylib.encoding.configs import CONFIG_NAMES
-from melodylib.course.shipped import shipped_bundles
+from melodylib.course.shipped import BUNDLE_DIR, shipped_bundles
 from melodylib.errors import MelodylibError
+
 
 @dataclass
 class DemoResult:
@@ -27,7 +27,9 @@ class DemoResult:
     def format(self) -> str:
         lines = [f"Wrote {len(self.midi_files)} MIDI files, {self.wav_file} and {self.piano_roll}."]
         for name, values in self.log_likelihoods.items():
-            lines.append(f"  {name}: log-likelihood " + ", ".join(f"{value:.1f}" for value in values))
+            lines.append(
+                f"  {name}: log-likelihood " + ", ".join(f"{value:.1f}" for value in values)
+            )
         return "\n".join(lines)
 
 
@@ -68,7 +70,9 @@ def run_demo(
         result.log_likelihoods[name] = [melody.log_likelihood for melody in melodies]
         pieces.append(melodies[0].events)
         titles.append(f"{name} (log-likelihood {melodies[0].log_likelihood:.1f})")
-    figure = plot_piano_rolls(pieces, titles=titles, primer_steps=len(primer), suptitle="Primer (blue), continuations")
+    figure = plot_piano_rolls(
+        pieces, titles=titles, primer_steps=len(primer), suptitle="Primer (blue), continuations"
+    )
     result.piano_roll = output_dir / "piano_roll.png"
     result.piano_roll.parent.mkdir(parents=True, exist_ok=True)
     from melodylib.atomic import atomic_path

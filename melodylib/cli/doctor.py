@@ -13,8 +13,17 @@ import sys
 import time
 from dataclasses import dataclass
 
-PACKAGES = ("melodylib", "tensorflow", "tensorflow-cpu", "keras", "music21", "pretty_midi", "matplotlib", "numpy",
-            "jupyterlab")
+PACKAGES = (
+    "melodylib",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "music21",
+    "pretty_midi",
+    "matplotlib",
+    "numpy",
+    "jupyterlab",
+)
 
 
 @dataclass
@@ -28,7 +37,9 @@ class Check:
 
     def format(self) -> str:
         mark = "ok  " if self.ok else "FAIL"
-        return f"[{mark}] {self.name}: {self.detail}" + (f"\n       fix: {self.fix}" if not self.ok and self.fix else "")
+        return f"[{mark}] {self.name}: {self.detail}" + (
+            f"\n       fix: {self.fix}" if not self.ok and self.fix else ""
+        )
 
 
 def _version(package: str) -> str | None:
@@ -40,26 +51,42 @@ def _version(package: str) -> str | None:
 
 def check_python() -> Check:
     ok = sys.version_info >= (3, 10)
-    return Check("Python", ok, f"{platform.python_version()} at {sys.executable}",
-                 "install Python 3.10 or newer and run `make setup` again")
+    return Check(
+        "Python",
+        ok,
+        f"{platform.python_version()} at {sys.executable}",
+        "install Python 3.10 or newer and run `make setup` again",
+    )
 
 
 def check_packages() -> Check:
     found = {name: _version(name) for name in PACKAGES}
     tensorflow = found.get("tensorflow") or found.get("tensorflow-cpu")
-    missing = [name for name in ("keras", "music21", "pretty_midi", "matplotlib", "numpy") if not found[name]]
+    missing = [
+        name
+        for name in ("keras", "music21", "pretty_midi", "matplotlib", "numpy")
+        if not found[name]
+    ]
     if not tensorflow:
         missing.append("tensorflow")
     detail = ", ".join(f"{name} {version}" for name, version in found.items() if version)
-    return Check("packages", not missing, detail + (f"; missing: {', '.join(missing)}" if missing else ""),
-                 "run `make setup` (or `pip install -e .`)")
+    return Check(
+        "packages",
+        not missing,
+        detail + (f"; missing: {', '.join(missing)}" if missing else ""),
+        "run `make setup` (or `pip install -e .`)",
+    )
 
 
 def check_gpu() -> Check:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    detail = f"{len(gpus)} GPU(s): {', '.join(gpu.name for gpu in gpus)}" if gpus else "none; training runs on the CPU (fine for this course)"
+    detail = (
+        f"{len(gpus)} GPU(s): {', '.join(gpu.name for gpu in gpus)}"
+        if gpus
+        else "none; training runs on the CPU (fine for this course)"
+    )
     return Check("GPU", True, detail)
 
 
@@ -68,9 +95,15 @@ def check_corpus() -> Check:
 
     built = [subset for subset in corpus.SUBSETS if corpus.sequences_file(subset).exists()]
     if "full" in built:
-        return Check("course corpus", True, f"built in {corpus.subset_dir('full')} ({', '.join(built)})")
-    return Check("course corpus", False, f"the full corpus is not built (present: {', '.join(built) or 'none'})",
-                 "run `melody_rnn build_corpus` (a few minutes), or use quick mode (MELODYLIB_QUICK=1) meanwhile")
+        return Check(
+            "course corpus", True, f"built in {corpus.subset_dir('full')} ({', '.join(built)})"
+        )
+    return Check(
+        "course corpus",
+        False,
+        f"the full corpus is not built (present: {', '.join(built) or 'none'})",
+        "run `melody_rnn build_corpus` (a few minutes), or use quick mode (MELODYLIB_QUICK=1) meanwhile",
+    )
 
 
 def check_bundles() -> Check:
@@ -87,7 +120,12 @@ def check_bundles() -> Check:
     missing = 4 - len(bundles)
     ok = not problems and not missing
     detail = f"{len(bundles)} of 4 load" + (f"; {'; '.join(problems)}" if problems else "")
-    return Check("pretrained bundles", ok, detail, "get data/bundles/ from the repository again (git checkout data/bundles)")
+    return Check(
+        "pretrained bundles",
+        ok,
+        detail,
+        "get data/bundles/ from the repository again (git checkout data/bundles)",
+    )
 
 
 def check_audio() -> Check:
@@ -97,7 +135,11 @@ def check_audio() -> Check:
     samples = synthesize(Melody([60, -2, 64, -2, 67]).to_note_sequence(), sample_rate=8000)
     name = synthesizer_name()
     ok = samples.size > 0 and float(abs(samples).max()) > 0
-    detail = f"{name} synthesizer" + ("" if name == "fluidsynth" else " (install pyfluidsynth and libfluidsynth for a piano sound; optional)")
+    detail = f"{name} synthesizer" + (
+        ""
+        if name == "fluidsynth"
+        else " (install pyfluidsynth and libfluidsynth for a piano sound; optional)"
+    )
     return Check("audio", ok, detail, "reinstall pretty_midi (`make setup`)")
 
 
@@ -132,11 +174,23 @@ def check_training_step() -> Check:
     for _ in range(3):
         step()
     seconds = (time.perf_counter() - started) / 3
-    return Check("training step", True, f"{seconds:.2f} s for basic_rnn, batch 128 x 256 steps "
-                 f"(about {1000 * seconds / 60:.0f} min per 1,000 steps)")
+    return Check(
+        "training step",
+        True,
+        f"{seconds:.2f} s for basic_rnn, batch 128 x 256 steps "
+        f"(about {1000 * seconds / 60:.0f} min per 1,000 steps)",
+    )
 
 
-CHECKS = (check_python, check_packages, check_gpu, check_corpus, check_bundles, check_audio, check_training_step)
+CHECKS = (
+    check_python,
+    check_packages,
+    check_gpu,
+    check_corpus,
+    check_bundles,
+    check_audio,
+    check_training_step,
+)
 
 
 def run_checks(print_line=print) -> list[Check]:
@@ -146,8 +200,12 @@ def run_checks(print_line=print) -> list[Check]:
         try:
             result = check()
         except Exception as error:  # a check that crashes is itself the finding
-            result = Check(check.__name__.replace("check_", ""), False, f"{type(error).__name__}: {error}",
-                           "run `make setup` again; if it persists, report this line")
+            result = Check(
+                check.__name__.replace("check_", ""),
+                False,
+                f"{type(error).__name__}: {error}",
+                "run `make setup` again; if it persists, report this line",
+            )
         results.append(result)
         print_line(result.format())
     return results

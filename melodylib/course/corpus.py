@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from melodylib.atomic import write_text_atomically
 from melodylib.course.shipped import REPOSITORY_ROOT
@@ -57,35 +57,50 @@ class Collection:
 
 COLLECTIONS: tuple[Collection, ...] = (
     Collection(
-        "essen", "essenFolksong",
+        "essen",
+        "essenFolksong",
         "Essen Folksong Collection (Helmut Schaffrath), ABC by music21",
         "Non-commercial research and teaching use only (as distributed inside music21)",
         ("altdeu10.abc",),
     ),
     Collection(
-        "oneills1850", "oneills1850",
+        "oneills1850",
+        "oneills1850",
         "O'Neill's Music of Ireland (1850), ABC transcriptions distributed with music21",
         "Public domain (1850 edition); transcriptions distributed with music21 under its licence",
         ("0001-0050.abc",),
     ),
     Collection(
-        "ryans_mammoth", "ryansMammoth",
+        "ryans_mammoth",
+        "ryansMammoth",
         "Ryan's Mammoth Collection (1883), ABC transcriptions distributed with music21",
         "Public domain (1883 edition); transcriptions distributed with music21 under its licence",
         (),
     ),
     Collection(
-        "airds_airs", "airdsAirs",
+        "airds_airs",
+        "airdsAirs",
         "Aird's Selection of Scotch, English, Irish and Foreign Airs (1782-1803), ABC with music21",
         "Public domain (18th-century edition); transcriptions distributed with music21 under its licence",
         ("book1.abc",),
     ),
     Collection(
-        "bach_chorales", "bach",
+        "bach_chorales",
+        "bach",
         "J. S. Bach, the 371 four-part chorales (Riemenschneider numbering), MusicXML with music21",
         "Public domain; encodings distributed with music21 under its licence",
-        ("bwv269.mxl", "bwv347.mxl", "bwv153.1.mxl", "bwv86.6.mxl", "bwv267.mxl", "bwv281.mxl",
-         "bwv17.7.mxl", "bwv40.8.mxl", "bwv20.11.mxl", "bwv248.12-2.mxl"),
+        (
+            "bwv269.mxl",
+            "bwv347.mxl",
+            "bwv153.1.mxl",
+            "bwv86.6.mxl",
+            "bwv267.mxl",
+            "bwv281.mxl",
+            "bwv17.7.mxl",
+            "bwv40.8.mxl",
+            "bwv20.11.mxl",
+            "bwv248.12-2.mxl",
+        ),
     ),
 )
 
@@ -102,7 +117,7 @@ def chorale_filenames() -> list[str]:
     from music21 import corpus
 
     names = []
-    for number, entry in sorted(corpus.chorales.ChoraleListRKBWV().byRiemenschneider.items()):
+    for _number, entry in sorted(corpus.chorales.ChoraleListRKBWV().byRiemenschneider.items()):
         try:
             path = corpus.getWork(f"bwv{entry['bwv']}")
         except Exception:  # music21 lacks a handful of entries; skip them rather than fail
@@ -131,16 +146,22 @@ def sequences_file(subset: str = "full", root: str | os.PathLike | None = None) 
     return subset_dir(subset, root) / "notesequences.tfrecord"
 
 
-def dataset_dir(config_name: str, subset: str = "full", root: str | os.PathLike | None = None) -> Path:
+def dataset_dir(
+    config_name: str, subset: str = "full", root: str | os.PathLike | None = None
+) -> Path:
     """The folder holding training_melodies.tfrecord and eval_melodies.tfrecord for a config."""
     return subset_dir(subset, root) / config_name
 
 
-def training_file(config_name: str, subset: str = "full", root: str | os.PathLike | None = None) -> Path:
+def training_file(
+    config_name: str, subset: str = "full", root: str | os.PathLike | None = None
+) -> Path:
     return dataset_dir(config_name, subset, root) / "training_melodies.tfrecord"
 
 
-def eval_file(config_name: str, subset: str = "full", root: str | os.PathLike | None = None) -> Path:
+def eval_file(
+    config_name: str, subset: str = "full", root: str | os.PathLike | None = None
+) -> Path:
     return dataset_dir(config_name, subset, root) / "eval_melodies.tfrecord"
 
 
@@ -170,7 +191,7 @@ def build_corpus(
     """
     from melodylib.data.datasets import create_dataset
     from melodylib.music.readers import convert_files
-    from melodylib.tfrecords import write_records, read_records
+    from melodylib.tfrecords import read_records, write_records
 
     folder = subset_dir(subset, root)
     folder.mkdir(parents=True, exist_ok=True)
@@ -189,7 +210,11 @@ def build_corpus(
             output = folder / "collections" / f"{collection.name}.tfrecord"
             log(f"Reading {collection.name}: {len(files)} files from {files[0].parent}")
             summary = convert_files(
-                files, files[0].parent, output, num_workers=num_workers, progress=progress,
+                files,
+                files[0].parent,
+                output,
+                num_workers=num_workers,
+                progress=progress,
                 report=lambda message: None,
             )
             report["collections"][collection.name] = {
@@ -200,8 +225,10 @@ def build_corpus(
                 "source": collection.source,
                 "terms": collection.terms,
             }
-            log(f"  {summary.sequences_written} sequences; could not parse: "
-                f"{dict(summary.skipped) or 'none'}")
+            log(
+                f"  {summary.sequences_written} sequences; could not parse: "
+                f"{dict(summary.skipped) or 'none'}"
+            )
             if summary.output_written:
                 parts.append(output)
         write_records(combined, (record for part in parts for record in read_records(part)))
@@ -210,12 +237,22 @@ def build_corpus(
         write_text_atomically(report_path, json.dumps(report, indent=2, sort_keys=True))
     for config_name in configs:
         target = dataset_dir(config_name, subset, root)
-        if not force and config_name in report["datasets"] and (target / "training_melodies.tfrecord").exists():
+        if (
+            not force
+            and config_name in report["datasets"]
+            and (target / "training_melodies.tfrecord").exists()
+        ):
             continue
         log(f"Creating the {config_name} data set")
         summary = create_dataset(
-            combined, config_name, target, eval_ratio=EVAL_RATIO, seed=SPLIT_SEED, num_workers=num_workers,
-            progress=progress, compress=True,
+            combined,
+            config_name,
+            target,
+            eval_ratio=EVAL_RATIO,
+            seed=SPLIT_SEED,
+            num_workers=num_workers,
+            progress=progress,
+            compress=True,
         )
         report["datasets"][config_name] = {
             "training_melodies": summary.training_melodies,
@@ -232,8 +269,13 @@ def format_report(report: dict) -> str:
     """A short human-readable account of a corpus report."""
     lines = []
     for name, info in report.get("collections", {}).items():
-        skipped = ", ".join(f"{reason} {count}" for reason, count in info["skipped_by_reason"].items()) or "none"
-        lines.append(f"{name}: {info['sequences']} sequences from {info['files']} files; not parsed: {skipped}")
+        skipped = (
+            ", ".join(f"{reason} {count}" for reason, count in info["skipped_by_reason"].items())
+            or "none"
+        )
+        lines.append(
+            f"{name}: {info['sequences']} sequences from {info['files']} files; not parsed: {skipped}"
+        )
     for name, info in report.get("datasets", {}).items():
         lines.append(
             f"{name}: {info['training_melodies']} training and {info['eval_melodies']} eval melodies "
@@ -242,8 +284,9 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def split_melodies(subset: str = "full", split: str = "eval", root: str | os.PathLike | None = None,
-                   limit: int = 0) -> list:
+def split_melodies(
+    subset: str = "full", split: str = "eval", root: str | os.PathLike | None = None, limit: int = 0
+) -> list:
     """The melodies (unsquashed `Melody` objects) of the corpus's training or eval split.
 
     They come from the same extraction as the data sets (Magenta's settings), so statistics of
@@ -256,7 +299,9 @@ def split_melodies(subset: str = "full", split: str = "eval", root: str | os.Pat
         raise MelodylibError(f"split must be 'training' or 'eval', got '{split}'")
     path = sequences_file(subset, root)
     if not path.exists():
-        raise MelodylibError(f"{path} is missing; build the corpus first: melody_rnn build_corpus --subset {subset}")
+        raise MelodylibError(
+            f"{path} is missing; build the corpus first: melody_rnn build_corpus --subset {subset}"
+        )
     melodies = []
     for sequence in read_note_sequences(path):
         if is_eval_sequence(split_key(sequence), EVAL_RATIO, SPLIT_SEED) != (split == "eval"):

@@ -98,8 +98,13 @@ def best_model(models: dict[str, LessonModel]) -> LessonModel:
     return max(models.values(), key=lambda lesson_model: lesson_model.steps)
 
 
-def continuations(models: dict[str, LessonModel], primer: list[int], num_steps: int,
-                  temperature: float = 1.0, seed: int = 1) -> dict[str, Any]:
+def continuations(
+    models: dict[str, LessonModel],
+    primer: list[int],
+    num_steps: int,
+    temperature: float = 1.0,
+    seed: int = 1,
+) -> dict[str, Any]:
     """The same primer continued to `num_steps` steps by each model: {caption: GeneratedMelody}."""
     import melodylib
 

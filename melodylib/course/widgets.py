@@ -31,8 +31,24 @@ NOTE_LENGTHS = {"16th": 1, "8th": 2, "quarter": 4, "half": 8}
 BLACK_PITCH_CLASSES = {1, 3, 6, 8, 10}
 KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SAMPLE_RATE = 22050
-DEFAULT_PRIMER = (60, NO_EVENT, 62, NO_EVENT, 64, NO_EVENT, 65, NO_EVENT, 67, NO_EVENT, NO_EVENT,
-                  NO_EVENT, NOTE_OFF, NO_EVENT, NO_EVENT, NO_EVENT)
+DEFAULT_PRIMER = (
+    60,
+    NO_EVENT,
+    62,
+    NO_EVENT,
+    64,
+    NO_EVENT,
+    65,
+    NO_EVENT,
+    67,
+    NO_EVENT,
+    NO_EVENT,
+    NO_EVENT,
+    NOTE_OFF,
+    NO_EVENT,
+    NO_EVENT,
+    NO_EVENT,
+)
 
 
 def _widgets():
@@ -74,17 +90,23 @@ class MelodyPanel:
         widgets = _widgets()
         names = list(self.bundles)
         self.config = widgets.Dropdown(options=names, value=names[-1], description="config")
-        self.temperature = widgets.FloatSlider(value=1.0, min=0.1, max=2.0, step=0.1,
-                                               description="temperature")
-        self.num_steps = widgets.IntSlider(value=64, min=16, max=256, step=16,
-                                           description="add steps")
+        self.temperature = widgets.FloatSlider(
+            value=1.0, min=0.1, max=2.0, step=0.1, description="temperature"
+        )
+        self.num_steps = widgets.IntSlider(
+            value=64, min=16, max=256, step=16, description="add steps"
+        )
         self.beam_size = widgets.IntSlider(value=1, min=1, max=8, description="beam size")
-        self.instrument = widgets.Dropdown(options=["piano", "flute", "violin", "clarinet",
-                                                    "guitar", "vibraphone"], description="sound")
-        self.note_length = widgets.ToggleButtons(options=list(NOTE_LENGTHS), value="8th",
-                                                 description="length")
-        self.key_buttons = {pitch: self._key_button(pitch) for pitch in
-                            range(LOWEST_KEY, HIGHEST_KEY + 1)}
+        self.instrument = widgets.Dropdown(
+            options=["piano", "flute", "violin", "clarinet", "guitar", "vibraphone"],
+            description="sound",
+        )
+        self.note_length = widgets.ToggleButtons(
+            options=list(NOTE_LENGTHS), value="8th", description="length"
+        )
+        self.key_buttons = {
+            pitch: self._key_button(pitch) for pitch in range(LOWEST_KEY, HIGHEST_KEY + 1)
+        }
         self.rest_button = self._button("rest", lambda: self.press(NOTE_OFF))
         self.hold_button = self._button("hold", lambda: self.press(NO_EVENT))
         self.undo_button = self._button("undo", self.undo)
@@ -94,26 +116,39 @@ class MelodyPanel:
         self.audio = widgets.Audio(format="wav", autoplay=False, loop=False)
         self.score = widgets.HTML()
         self.roll = widgets.Output()
-        self.widget = widgets.VBox([
-            self._keyboard(),
-            widgets.HBox([self.note_length, self.rest_button, self.hold_button,
-                          self.undo_button, self.clear_button]),
-            widgets.HBox([self.config, self.temperature, self.num_steps]),
-            widgets.HBox([self.beam_size, self.instrument, self.continue_button]),
-            self.status, self.audio, self.score, self.roll,
-        ])
+        self.widget = widgets.VBox(
+            [
+                self._keyboard(),
+                widgets.HBox(
+                    [
+                        self.note_length,
+                        self.rest_button,
+                        self.hold_button,
+                        self.undo_button,
+                        self.clear_button,
+                    ]
+                ),
+                widgets.HBox([self.config, self.temperature, self.num_steps]),
+                widgets.HBox([self.beam_size, self.instrument, self.continue_button]),
+                self.status,
+                self.audio,
+                self.score,
+                self.roll,
+            ]
+        )
 
     def _button(self, label: str, action, style: str = "") -> Any:
-        button = _widgets().Button(description=label, button_style=style,
-                                   layout={"width": "auto"})
+        button = _widgets().Button(description=label, button_style=style, layout={"width": "auto"})
         button.on_click(lambda _button: action())
         return button
 
     def _key_button(self, pitch: int) -> Any:
         black = pitch % 12 in BLACK_PITCH_CLASSES
-        button = _widgets().Button(description=_key_name(pitch), tooltip=f"MIDI {pitch}",
-                                   layout={"width": "42px", "height": "48px" if black else "64px",
-                                           "padding": "0"})
+        button = _widgets().Button(
+            description=_key_name(pitch),
+            tooltip=f"MIDI {pitch}",
+            layout={"width": "42px", "height": "48px" if black else "64px", "padding": "0"},
+        )
         button.style.button_color = "#333333" if black else "#ffffff"
         button.style.text_color = "#ffffff" if black else "#000000"
         button.style.font_size = "9px"
@@ -130,8 +165,9 @@ class MelodyPanel:
             else:
                 white_row.append(button)
                 black_row.append(widgets.Box(layout={"width": "42px"}))
-        return widgets.VBox([widgets.HBox(black_row, layout={"margin": "0 0 0 21px"}),
-                             widgets.HBox(white_row)])
+        return widgets.VBox(
+            [widgets.HBox(black_row, layout={"margin": "0 0 0 21px"}), widgets.HBox(white_row)]
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -160,8 +196,9 @@ class MelodyPanel:
 
     def _show_primer(self) -> None:
         notes = sum(event >= 0 for event in self.primer)
-        self.status.value = (f"primer: {len(self.primer)} steps, {notes} notes. "
-                             "Press keys, then Continue.")
+        self.status.value = (
+            f"primer: {len(self.primer)} steps, {notes} notes. Press keys, then Continue."
+        )
         self._draw(self.primer, len(self.primer))
 
     # -- the continuation ----------------------------------------------------------------------
@@ -182,13 +219,18 @@ class MelodyPanel:
         generator = self._generator(self.config.value)
         started = time.perf_counter()
         self.result = generator.generate(
-            self.primer, num_steps=len(self.primer) + self.num_steps.value,
-            temperature=self.temperature.value, beam_size=self.beam_size.value, seed=self.seed,
+            self.primer,
+            num_steps=len(self.primer) + self.num_steps.value,
+            temperature=self.temperature.value,
+            beam_size=self.beam_size.value,
+            seed=self.seed,
         )[0]
         self.seconds = time.perf_counter() - started
-        self.status.value = (f"{self.config.value} added {self.num_steps.value} steps in "
-                             f"{self.seconds:.2f} s (temperature {self.temperature.value:.1f}, "
-                             f"beam size {self.beam_size.value}).")
+        self.status.value = (
+            f"{self.config.value} added {self.num_steps.value} steps in "
+            f"{self.seconds:.2f} s (temperature {self.temperature.value:.1f}, "
+            f"beam size {self.beam_size.value})."
+        )
         self._draw(self.result.events, self.result.primer_length)
         return self.result
 
@@ -204,8 +246,9 @@ class MelodyPanel:
             return
         marked = primer_steps if primer_steps < len(events) else 0
         self.score.value = notation.render_score(events, primer_steps=marked, width=2400)
-        samples = synthesis.render(Melody(list(events)).to_note_sequence(), SAMPLE_RATE,
-                                   self.instrument.value)
+        samples = synthesis.render(
+            Melody(list(events)).to_note_sequence(), SAMPLE_RATE, self.instrument.value
+        )
         self.audio.value = synthesis.wav_bytes(synthesis.normalise(samples), SAMPLE_RATE)
         self._draw_roll(events, marked)
 
@@ -216,7 +259,8 @@ class MelodyPanel:
         from melodylib.course import display as course_display
 
         with self.roll:
-            self.roll_figure = course_display.plot_piano_roll(events,
-                                                              primer_steps=primer_steps or None)
+            self.roll_figure = course_display.plot_piano_roll(
+                events, primer_steps=primer_steps or None
+            )
             display(self.roll_figure)
             plt.close(self.roll_figure)

@@ -14,26 +14,32 @@ from __future__ import annotations
 
 import collections
 import functools
-import itertools
 import hashlib
+import itertools
 import json
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
 from melodylib.atomic import write_text_atomically
+from melodylib.data.sequence_examples import parse_sequence_example, sequence_example_bytes
 from melodylib.encoding.configs import MelodyRnnConfig, get_config
-from melodylib.workers import process_pool_context
 from melodylib.errors import MelodylibError
 from melodylib.music.melodies import Melody, extract_melodies_with_statistics
 from melodylib.music.notesequence import NoteSequence
 from melodylib.music.quantize import split_and_quantize
-from melodylib.data.sequence_examples import parse_sequence_example, sequence_example_bytes
-from melodylib.tfrecords import compression_of, expand_paths, read_all_records, read_records, write_records
+from melodylib.tfrecords import (
+    compression_of,
+    expand_paths,
+    read_all_records,
+    read_records,
+    write_records,
+)
+from melodylib.workers import process_pool_context
 
 TRAINING_FILE = "training_melodies.tfrecord"
 EVAL_FILE = "eval_melodies.tfrecord"
@@ -57,7 +63,9 @@ class ExtractionSettings:
         if self.max_steps < 1:
             raise MelodylibError(f"--max_steps must be 1 or more, got {self.max_steps}")
         if self.min_unique_pitches < 0:
-            raise MelodylibError(f"--min_unique_pitches must be 0 or more, got {self.min_unique_pitches}")
+            raise MelodylibError(
+                f"--min_unique_pitches must be 0 or more, got {self.min_unique_pitches}"
+            )
         if self.gap_bars <= 0:
             raise MelodylibError(f"--gap_bars must be positive, got {self.gap_bars}")
 
@@ -106,7 +114,7 @@ def is_eval_sequence(sequence_id: str, eval_ratio: float, seed: int = 0) -> bool
         return False
     if eval_ratio >= 1:
         return True
-    digest = hashlib.sha256(f"{seed}:{sequence_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}:{sequence_id}".encode()).digest()
     draw = int.from_bytes(digest[:8], "big") / 2**64
     return draw < eval_ratio
 
@@ -153,7 +161,9 @@ class DatasetSummary:
     eval_steps: int = 0
     counters: collections.Counter = field(default_factory=collections.Counter)
     output_dir: str = ""
-    split_counters: dict = field(default_factory=lambda: {split: collections.Counter() for split in SPLITS})
+    split_counters: dict = field(
+        default_factory=lambda: {split: collections.Counter() for split in SPLITS}
+    )
 
     def add_sequence(self, split: str, counters: collections.Counter, lengths: list[int]) -> None:
         """Count one input sequence routed to `split` with its extraction counters and melody lengths."""
@@ -173,7 +183,9 @@ class DatasetSummary:
     def magenta_statistics(self) -> dict[str, int]:
         """The counters under the names Magenta's create_dataset logs (spec §4.9)."""
         statistics = {
-            f"DAGPipeline_RandomPartition_{split}_melodies_count": int(self.counters[f"{split}_melodies_count"])
+            f"DAGPipeline_RandomPartition_{split}_melodies_count": int(
+                self.counters[f"{split}_melodies_count"]
+            )
             for split in SPLITS
         }
         for split in SPLITS:
@@ -220,8 +232,16 @@ def _config_from_json(text: str) -> MelodyRnnConfig:
     return config_from_dict(json.loads(text))
 
 
-def _process_chunk(chunk: list[bytes], config_dict: dict, settings: ExtractionSettings, eval_ratio: float, seed: int):
-    return [_process_sequence(payload, config_dict, settings, eval_ratio, seed) for payload in chunk]
+def _process_chunk(
+    chunk: list[bytes],
+    config_dict: dict,
+    settings: ExtractionSettings,
+    eval_ratio: float,
+    seed: int,
+):
+    return [
+        _process_sequence(payload, config_dict, settings, eval_ratio, seed) for payload in chunk
+    ]
 
 
 SERIAL_THRESHOLD = 256  # below this many sequences, encode in this process
@@ -290,7 +310,12 @@ def create_dataset(
         with ProcessPoolExecutor(max_workers=workers, mp_context=process_pool_context()) as pool:
             pending = []
             for chunk in _chunks(payloads, CHUNK_SIZE):
-                pending.append((len(chunk), pool.submit(_process_chunk, chunk, config_dict, settings, eval_ratio, seed)))
+                pending.append(
+                    (
+                        len(chunk),
+                        pool.submit(_process_chunk, chunk, config_dict, settings, eval_ratio, seed),
+                    )
+                )
                 while len(pending) > 4 * workers:
                     size, future = pending.pop(0)
                     consume(future.result())
@@ -341,12 +366,15 @@ def _parse_function(input_size: int, compact: bool, source: str = ""):
     }
 
     def parse(record):
-        _, sequence = tf.io.parse_single_sequence_example(record, sequence_features=sequence_features)
+        _, sequence = tf.io.parse_single_sequence_example(
+            record, sequence_features=sequence_features
+        )
         inputs = sequence["inputs"]
         if compact:
             small = tf.cast(inputs, tf.int8)
             exact = tf.debugging.assert_equal(
-                tf.cast(small, tf.float32), inputs,
+                tf.cast(small, tf.float32),
+                inputs,
                 message=f"{source}: the inputs of a melody are not all integers from -128 to 127, unlike "
                 "those of the first melody; this data set mixes encodings (make it again with create_dataset)",
             )
@@ -434,17 +462,22 @@ def make_dataset(
     files = [str(path) for path in expand_paths(pattern, "sequence_example_file")]
     compressions = {compression_of(path) for path in files}
     if len(compressions) > 1:
-        raise MelodylibError(f"{pattern}: mixes GZIP-compressed and plain TFRecord files; use one kind")
+        raise MelodylibError(
+            f"{pattern}: mixes GZIP-compressed and plain TFRecord files; use one kind"
+        )
     compression = compressions.pop()
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle and len(files) > 1:
         dataset = dataset.shuffle(len(files), seed=seed)
     dataset = dataset.interleave(
         lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
-        cycle_length=min(4, len(files)), num_parallel_calls=tf.data.AUTOTUNE,
+        cycle_length=min(4, len(files)),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
     compact = _inputs_are_small_integers(files)
-    dataset = dataset.map(_parse_function(input_size, compact, str(pattern)), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        _parse_function(input_size, compact, str(pattern)), num_parallel_calls=tf.data.AUTOTUNE
+    )
     if max_examples:
         dataset = dataset.take(max_examples)
     if shuffle:

@@ -11,7 +11,7 @@ parser.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -58,7 +58,9 @@ def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
             f"got {inputs.shape} and {labels.shape}"
         )
     if labels.size == 0:
-        raise MelodylibError("a melody needs at least 2 events to give one (input, label) step; got 0 steps")
+        raise MelodylibError(
+            "a melody needs at least 2 events to give one (input, label) step; got 0 steps"
+        )
     if labels.min() < 0:
         raise MelodylibError("labels must be non-negative class indices")
     num_steps, input_size = inputs.shape
@@ -66,9 +68,13 @@ def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
     packed_length = input_size * 4
     float_list_header = _varint((1 << 3) | _LENGTH_DELIMITED) + _varint(packed_length)
     float_list_size = len(float_list_header) + packed_length
-    feature_header = _varint((2 << 3) | _LENGTH_DELIMITED) + _varint(float_list_size) + float_list_header
+    feature_header = (
+        _varint((2 << 3) | _LENGTH_DELIMITED) + _varint(float_list_size) + float_list_header
+    )
     feature_size = len(feature_header) + packed_length
-    list_entry_header = _varint((1 << 3) | _LENGTH_DELIMITED) + _varint(feature_size) + feature_header
+    list_entry_header = (
+        _varint((1 << 3) | _LENGTH_DELIMITED) + _varint(feature_size) + feature_header
+    )
     header_array = np.frombuffer(list_entry_header, dtype=np.uint8)
     body = np.frombuffer(inputs.tobytes(), dtype=np.uint8).reshape(num_steps, packed_length)
     inputs_feature_list = np.concatenate(
@@ -76,13 +82,18 @@ def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
     ).tobytes()
     # Feature{int64_list: Int64List{value: [label]}} per step.
     labels_feature_list = b"".join(
-        [_SMALL_LABEL_ENTRIES[label] if label < 256 else _label_entry(label) for label in labels.tolist()]
+        [
+            _SMALL_LABEL_ENTRIES[label] if label < 256 else _label_entry(label)
+            for label in labels.tolist()
+        ]
     )
 
     def map_entry(key: str, feature_list: bytes) -> bytes:
         return _field(1, _field(1, key.encode()) + _field(2, feature_list))
 
-    feature_lists = map_entry("inputs", inputs_feature_list) + map_entry("labels", labels_feature_list)
+    feature_lists = map_entry("inputs", inputs_feature_list) + map_entry(
+        "labels", labels_feature_list
+    )
     return _field(2, feature_lists)
 
 
@@ -115,7 +126,9 @@ def parse_sequence_example(payload: bytes, source: str = "record") -> tuple[np.n
         or any(len(row) != 1 for row in label_rows)
     ):
         raise MelodylibError(not_melody)
-    return np.array(input_rows, dtype=np.float32), np.array([row[0] for row in label_rows], dtype=np.int64)
+    return np.array(input_rows, dtype=np.float32), np.array(
+        [row[0] for row in label_rows], dtype=np.int64
+    )
 
 
 def read_sequence_examples(pattern: str | os.PathLike) -> Iterator[tuple[np.ndarray, np.ndarray]]:

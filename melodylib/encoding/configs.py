@@ -12,8 +12,9 @@ import difflib
 import math
 import numbers
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from melodylib.encoding.config_names import CONFIG_NAMES
 from melodylib.encoding.encoders import (
@@ -77,12 +78,12 @@ class HParams:
         _check_ranges(self)
 
     @_ClassOrInstanceMethod
-    def parse(self_or_class: Any, text: str | None) -> "HParams":
+    def parse(self_or_class: Any, text: str | None) -> HParams:
         """New HParams from Magenta's `--hparams` text over this instance (or the defaults, on the class)."""
         base = self_or_class if isinstance(self_or_class, HParams) else self_or_class()
         return parse_hparams(text, base)
 
-    def with_overrides(self, overrides: str | dict | None) -> "HParams":
+    def with_overrides(self, overrides: str | dict | None) -> HParams:
         """A copy with `name=value` text or a {name: value} dict applied."""
         if overrides is None or isinstance(overrides, str):
             return parse_hparams(overrides, self)
@@ -100,7 +101,7 @@ class HParams:
         }
 
     @classmethod
-    def from_dict(cls, values: dict, base: "HParams | None" = None) -> "HParams":
+    def from_dict(cls, values: dict, base: HParams | None = None) -> HParams:
         """HParams from a {name: value} dict over `base` (default: the base defaults); unknown names fail."""
         return _override(base if base is not None else cls(), values, source="hparams")
 
@@ -108,7 +109,7 @@ class HParams:
         """Magenta `--hparams` syntax, e.g. `batch_size=128,rnn_layer_sizes=[128,128],...`."""
         return ",".join(f"{name}={_format_value(getattr(self, name))}" for name in self.names())
 
-    def copy(self) -> "HParams":
+    def copy(self) -> HParams:
         """An independent copy (the layer list is not shared)."""
         return dataclasses.replace(self, rnn_layer_sizes=list(self.rnn_layer_sizes))
 

@@ -76,8 +76,14 @@ class NGramModel:
         additive_constant: float = 1.0,
     ) -> None:
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-            raise MelodylibError(f"n-gram order {order!r} is invalid: use a whole number >= 1 (1 = unigram).")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise MelodylibError(
+                f"n-gram order {order!r} is invalid: use a whole number >= 1 (1 = unigram)."
+            )
+        if (
+            isinstance(num_classes, bool)
+            or not isinstance(num_classes, (int, np.integer))
+            or num_classes < 1
+        ):
             raise MelodylibError(
                 f"num_classes {num_classes!r} is invalid: use the encoder's num_classes (a whole number >= 1)."
             )
@@ -85,9 +91,13 @@ class NGramModel:
             smoothing = "additive" if order <= 2 else "witten_bell"
         smoothing = smoothing.replace("-", "_").lower()
         if smoothing not in SMOOTHING_METHODS:
-            raise MelodylibError(f"smoothing {smoothing!r} is unknown: use one of {', '.join(SMOOTHING_METHODS)}.")
+            raise MelodylibError(
+                f"smoothing {smoothing!r} is unknown: use one of {', '.join(SMOOTHING_METHODS)}."
+            )
         if not additive_constant > 0:
-            raise MelodylibError(f"additive_constant {additive_constant!r} must be > 0 (1.0 is add-one smoothing).")
+            raise MelodylibError(
+                f"additive_constant {additive_constant!r} must be > 0 (1.0 is add-one smoothing)."
+            )
         if int(num_classes + 1) ** int(order) >= 2**62:
             raise MelodylibError(
                 f"an order-{order} model over {num_classes} classes is too large to key in int64: lower the order."
@@ -104,7 +114,9 @@ class NGramModel:
         base = _ORDER_WORDS.get(self.order, f"{self.order}-gram")
         if self.order <= 2 and self.smoothing == "additive":
             return base
-        label = "Witten-Bell" if self.smoothing == "witten_bell" else f"add-{self.additive_constant:g}"
+        label = (
+            "Witten-Bell" if self.smoothing == "witten_bell" else f"add-{self.additive_constant:g}"
+        )
         if base.endswith(")"):
             return base[:-1] + f", {label})"
         return f"{base} ({label})"
@@ -132,7 +144,9 @@ class NGramModel:
             ngram_keys = self._context_keys(contexts[rows], length) * num_classes + targets[rows]
             keys, counts = np.unique(ngram_keys, return_counts=True)
             context_of_key = keys // num_classes
-            context_keys, first, types = np.unique(context_of_key, return_index=True, return_counts=True)
+            context_keys, first, types = np.unique(
+                context_of_key, return_index=True, return_counts=True
+            )
             totals = np.add.reduceat(counts, first) if keys.size else np.zeros(0, dtype=np.int64)
             tables.append(
                 _CountTable(
@@ -174,7 +188,9 @@ class NGramModel:
         """
         log_probs, correct, targets = self._score(sequences)
         if log_probs.size == 0:
-            raise MelodylibError("no steps to score: every melody has fewer than 2 labels; pass longer melodies.")
+            raise MelodylibError(
+                "no steps to score: every melody has fewer than 2 labels; pass longer melodies."
+            )
         loss = float(-log_probs.mean())
         metrics = {
             "loss": loss,
@@ -192,7 +208,9 @@ class NGramModel:
 
     def _require_fitted(self) -> list[_CountTable]:
         if self._tables is None:
-            raise MelodylibError(f"the {self.name} baseline is not fitted: call fit(train_label_sequences) first.")
+            raise MelodylibError(
+                f"the {self.name} baseline is not fitted: call fit(train_label_sequences) first."
+            )
         return self._tables
 
     def _check_labels(self, labels: np.ndarray, what: str) -> None:
@@ -206,18 +224,25 @@ class NGramModel:
     def _as_labels(self, sequence: Sequence[int] | np.ndarray, what: str) -> np.ndarray:
         array = np.asarray(sequence)
         if array.ndim != 1:
-            raise MelodylibError(f"{what} has shape {array.shape}: pass a 1-D sequence of class labels per melody.")
-        if array.size and not np.issubdtype(array.dtype, np.integer):
-            if not np.all(np.equal(np.mod(array, 1), 0)):
-                raise MelodylibError(f"{what} contains non-integer values: pass class indices (ints).")
+            raise MelodylibError(
+                f"{what} has shape {array.shape}: pass a 1-D sequence of class labels per melody."
+            )
+        integral = np.issubdtype(array.dtype, np.integer)
+        if array.size and not integral and not np.all(np.equal(np.mod(array, 1), 0)):
+            raise MelodylibError(f"{what} contains non-integer values: pass class indices (ints).")
         array = array.astype(np.int64)
         self._check_labels(array, what)
         return array
 
-    def _targets_and_contexts(self, sequences: Iterable[Sequence[int] | np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _targets_and_contexts(
+        self, sequences: Iterable[Sequence[int] | np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Labels at positions 1..N-1 of all sequences, and their contexts as a (steps, order-1)
         matrix, oldest first, with _MISSING before the melody start."""
-        arrays = [self._as_labels(sequence, f"label sequence {index}") for index, sequence in enumerate(sequences)]
+        arrays = [
+            self._as_labels(sequence, f"label sequence {index}")
+            for index, sequence in enumerate(sequences)
+        ]
         arrays = [array for array in arrays if array.size >= 2]
         length = self.context_length
         if not arrays:
@@ -264,14 +289,20 @@ class NGramModel:
         rows = contexts.shape[0]
         if self.smoothing == "additive":
             probabilities = np.empty((rows, num_classes))
-            available = (contexts != _MISSING).sum(axis=1) if self.context_length else np.zeros(rows, dtype=int)
+            available = (
+                (contexts != _MISSING).sum(axis=1)
+                if self.context_length
+                else np.zeros(rows, dtype=int)
+            )
             k = self.additive_constant
             for length in np.unique(available):
                 selected = available == length
                 table = tables[int(length)]
                 keys = self._context_keys(contexts[selected], int(length))
                 totals = _lookup(table.context_keys, table.context_totals, keys)
-                counts = _lookup(table.ngram_keys, table.ngram_counts, keys[:, None] * num_classes + classes)
+                counts = _lookup(
+                    table.ngram_keys, table.ngram_counts, keys[:, None] * num_classes + classes
+                )
                 probabilities[selected] = (counts + k) / (totals[:, None] + k * num_classes)
             return probabilities
         # Interpolated Witten-Bell, from the unigram (mixed with uniform) up to the longest context.
@@ -289,12 +320,16 @@ class NGramModel:
             seen = totals > 0
             selected, keys, totals = selected[seen], keys[seen], totals[seen]
             types = _lookup(table.context_keys, table.context_types, keys)
-            counts = _lookup(table.ngram_keys, table.ngram_counts, keys[:, None] * num_classes + classes)
+            counts = _lookup(
+                table.ngram_keys, table.ngram_counts, keys[:, None] * num_classes + classes
+            )
             lower = probabilities[selected]
             probabilities[selected] = (counts + types[:, None] * lower) / (totals + types)[:, None]
         return probabilities
 
-    def _score(self, sequences: Iterable[Sequence[int] | np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _score(
+        self, sequences: Iterable[Sequence[int] | np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per scored step: log p(label | context), whether the argmax equals the label, the label."""
         self._require_fitted()
         targets, contexts = self._targets_and_contexts(sequences)
@@ -347,5 +382,11 @@ def evaluate_baselines(
     rows: list[dict[str, float | str]] = []
     for model in standard_baselines(num_classes):
         model.fit(train_sequences)
-        rows.append({"name": model.name, "fitted_on": fitted_on, **model.evaluate(eval_sequences, no_event_label)})
+        rows.append(
+            {
+                "name": model.name,
+                "fitted_on": fitted_on,
+                **model.evaluate(eval_sequences, no_event_label),
+            }
+        )
     return rows

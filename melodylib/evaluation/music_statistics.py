@@ -33,7 +33,9 @@ STATISTIC_NAMES = (
     "repetition_one_bar",
     "repetition_two_bars",
 )
-KL_EPSILON = 1e-10  # added to every grid cell's probability so KL stays finite where a density is ~0
+KL_EPSILON = (
+    1e-10  # added to every grid cell's probability so KL stays finite where a density is ~0
+)
 _MIN_GRID_POINTS = 1001
 _MAX_GRID_POINTS = 100_001
 _TAIL_BANDWIDTHS = 5.0  # the grid extends this many bandwidths beyond the data
@@ -89,7 +91,9 @@ def repeated_note_rate(events: Sequence[int] | np.ndarray) -> float:
     return float((pitches[1:] == pitches[:-1]).mean())
 
 
-def note_density(events: Sequence[int] | np.ndarray, steps_per_bar: int = DEFAULT_STEPS_PER_BAR) -> float:
+def note_density(
+    events: Sequence[int] | np.ndarray, steps_per_bar: int = DEFAULT_STEPS_PER_BAR
+) -> float:
     """Note-ons per bar: number of note-ons / (number of steps / steps_per_bar); nan for no steps."""
     _check_steps_per_bar(steps_per_bar)
     num_steps = len(events)
@@ -127,17 +131,23 @@ def bar_repetition(
     return float((later == earlier).all(axis=1)[counted].mean())
 
 
-def repetition_one_bar(events: Sequence[int] | np.ndarray, steps_per_bar: int = DEFAULT_STEPS_PER_BAR) -> float:
+def repetition_one_bar(
+    events: Sequence[int] | np.ndarray, steps_per_bar: int = DEFAULT_STEPS_PER_BAR
+) -> float:
     """bar_repetition with lag 1: share of note-holding bars that repeat the previous bar exactly."""
     return bar_repetition(events, 1, steps_per_bar)
 
 
-def repetition_two_bars(events: Sequence[int] | np.ndarray, steps_per_bar: int = DEFAULT_STEPS_PER_BAR) -> float:
+def repetition_two_bars(
+    events: Sequence[int] | np.ndarray, steps_per_bar: int = DEFAULT_STEPS_PER_BAR
+) -> float:
     """bar_repetition with lag 2: share of note-holding bars that repeat the bar two bars back exactly."""
     return bar_repetition(events, 2, steps_per_bar)
 
 
-def melody_statistics(events: Sequence[int] | np.ndarray, steps_per_bar: int = DEFAULT_STEPS_PER_BAR) -> dict[str, float]:
+def melody_statistics(
+    events: Sequence[int] | np.ndarray, steps_per_bar: int = DEFAULT_STEPS_PER_BAR
+) -> dict[str, float]:
     """All statistics of one melody, keyed by STATISTIC_NAMES (nan where undefined)."""
     return {
         "pitch_range": pitch_range(events),
@@ -151,13 +161,19 @@ def melody_statistics(events: Sequence[int] | np.ndarray, steps_per_bar: int = D
     }
 
 
-def statistics_table(melodies: Iterable[Any], steps_per_bar: int | None = None) -> dict[str, np.ndarray]:
+def statistics_table(
+    melodies: Iterable[Any], steps_per_bar: int | None = None
+) -> dict[str, np.ndarray]:
     """Each statistic over a list of melodies (event lists or objects with .events), one array per name.
 
     steps_per_bar defaults to each melody's own `.steps_per_bar` when it has one, else 16.
     """
-    rows = [melody_statistics(*_events_and_steps_per_bar(melody, steps_per_bar)) for melody in melodies]
-    return {name: np.array([row[name] for row in rows], dtype=np.float64) for name in STATISTIC_NAMES}
+    rows = [
+        melody_statistics(*_events_and_steps_per_bar(melody, steps_per_bar)) for melody in melodies
+    ]
+    return {
+        name: np.array([row[name] for row in rows], dtype=np.float64) for name in STATISTIC_NAMES
+    }
 
 
 def _events_and_steps_per_bar(melody: Any, steps_per_bar: int | None) -> tuple[list[int], int]:
@@ -173,19 +189,31 @@ def _events_and_steps_per_bar(melody: Any, steps_per_bar: int | None) -> tuple[l
 
 
 def _check_steps_per_bar(steps_per_bar: int) -> None:
-    if isinstance(steps_per_bar, bool) or not isinstance(steps_per_bar, (int, np.integer)) or steps_per_bar < 1:
-        raise MelodylibError(f"steps_per_bar {steps_per_bar!r} is invalid: use a whole number >= 1 (16 for 4/4 in 16ths).")
+    if (
+        isinstance(steps_per_bar, bool)
+        or not isinstance(steps_per_bar, (int, np.integer))
+        or steps_per_bar < 1
+    ):
+        raise MelodylibError(
+            f"steps_per_bar {steps_per_bar!r} is invalid: use a whole number >= 1 (16 for 4/4 in 16ths)."
+        )
 
 
 # -- distances between two sets of values ---------------------------------------------------------
 
 
 def _finite_values(values: Iterable[float] | np.ndarray, name: str) -> np.ndarray:
-    array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.float64).reshape(-1)
+    array = np.asarray(
+        list(values) if not isinstance(values, np.ndarray) else values, dtype=np.float64
+    ).reshape(-1)
     if array.size == 0:
-        raise MelodylibError(f"{name} is empty: a distribution needs at least one value (one melody).")
+        raise MelodylibError(
+            f"{name} is empty: a distribution needs at least one value (one melody)."
+        )
     if not np.all(np.isfinite(array)):
-        raise MelodylibError(f"{name} contains nan or infinite values: drop undefined statistics first.")
+        raise MelodylibError(
+            f"{name} contains nan or infinite values: drop undefined statistics first."
+        )
     return array
 
 
@@ -239,14 +267,18 @@ def kernel_densities(
     return grid, _kde(array_a, bandwidth_a, grid), _kde(array_b, bandwidth_b, grid)
 
 
-def overlapping_area(values_a: Iterable[float] | np.ndarray, values_b: Iterable[float] | np.ndarray) -> float:
+def overlapping_area(
+    values_a: Iterable[float] | np.ndarray, values_b: Iterable[float] | np.ndarray
+) -> float:
     """Area under the minimum of the two sets' Gaussian KDEs: 1 for identical sets, ~0 for disjoint ones."""
     grid, density_a, density_b = kernel_densities(values_a, values_b)
     spacing = grid[1] - grid[0]  # uniform grid; the densities are ~0 at both ends
     return float(np.clip(np.minimum(density_a, density_b).sum() * spacing, 0.0, 1.0))
 
 
-def kl_divergence(values_a: Iterable[float] | np.ndarray, values_b: Iterable[float] | np.ndarray) -> float:
+def kl_divergence(
+    values_a: Iterable[float] | np.ndarray, values_b: Iterable[float] | np.ndarray
+) -> float:
     """KL(a || b) in nats between the two sets' Gaussian KDEs, as probabilities on the common grid (+ epsilon)."""
     _, density_a, density_b = kernel_densities(values_a, values_b)
     probabilities_a = density_a / density_a.sum() + KL_EPSILON
@@ -269,7 +301,9 @@ def compare_statistics(
     generated = statistics_table(generated_melodies, steps_per_bar)
     reference = statistics_table(reference_melodies, steps_per_bar)
     if generated[STATISTIC_NAMES[0]].size == 0:
-        raise MelodylibError("no generated melodies to compare: generate some (100+ per config) first.")
+        raise MelodylibError(
+            "no generated melodies to compare: generate some (100+ per config) first."
+        )
     if reference[STATISTIC_NAMES[0]].size == 0:
         raise MelodylibError("no reference melodies to compare: pass the eval set's melodies.")
     comparison: dict[str, dict[str, float]] = {}
@@ -277,8 +311,12 @@ def compare_statistics(
         generated_values = generated[name][~np.isnan(generated[name])]
         reference_values = reference[name][~np.isnan(reference[name])]
         row = {
-            "generated_mean": float(generated_values.mean()) if generated_values.size else float("nan"),
-            "reference_mean": float(reference_values.mean()) if reference_values.size else float("nan"),
+            "generated_mean": float(generated_values.mean())
+            if generated_values.size
+            else float("nan"),
+            "reference_mean": float(reference_values.mean())
+            if reference_values.size
+            else float("nan"),
             "overlapping_area": float("nan"),
             "kl_divergence": float("nan"),
             "generated_count": float(generated_values.size),

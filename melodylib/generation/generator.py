@@ -20,9 +20,10 @@ from __future__ import annotations
 import ast
 import datetime
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,24 +68,30 @@ class GeneratedMelody:
 def parse_primer_melody(text: str) -> list[int]:
     """Parse `--primer_melody`, a Python list of events such as "[60, -2, 60, -2, 67, -2]"."""
     if not isinstance(text, str):
-        raise MelodylibError(f"--primer_melody must be text such as \"[60, -2, 62]\", got {type(text).__name__}")
+        raise MelodylibError(
+            f'--primer_melody must be text such as "[60, -2, 62]", got {type(text).__name__}'
+        )
     if any(quote in text for quote in TYPOGRAPHIC_QUOTES):
         # Magenta's generator hung on these (magenta#615): they come from pasting into a word processor.
         raise MelodylibError(
             f"--primer_melody {text!r} contains typographic quotes (“ ” ‘ ’), probably pasted from a "
-            "document; use plain quotes or none, e.g. --primer_melody=\"[60, -2, 60, -2, 67]\""
+            'document; use plain quotes or none, e.g. --primer_melody="[60, -2, 60, -2, 67]"'
         )
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         raise MelodylibError(
-            f"--primer_melody {text!r} is not a list of events; write e.g. \"[60, -2, 60, -2, 67, -2]\" "
+            f'--primer_melody {text!r} is not a list of events; write e.g. "[60, -2, 60, -2, 67, -2]" '
             "(-2 = hold, -1 = note off, 0..127 = a new note)"
         ) from None
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise MelodylibError(f"--primer_melody {text!r} must be a list of whole numbers, e.g. [60, -2, 62]")
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise MelodylibError(
+            f"--primer_melody {text!r} must be a list of whole numbers, e.g. [60, -2, 62]"
+        )
     return check_events(list(value), "--primer_melody")
 
 
@@ -93,7 +100,9 @@ def check_events(events: Sequence[int], what: str = "primer") -> list[int]:
     return events_module.check_events(events, what, allow_empty=False)
 
 
-def primer_from_note_sequence(sequence, steps_per_quarter: int = 4) -> tuple[list[int], float, bool]:
+def primer_from_note_sequence(
+    sequence, steps_per_quarter: int = 4
+) -> tuple[list[int], float, bool]:
     """A primer melody from a NoteSequence: (events, qpm, was_polyphonic).
 
     All non-drum notes are taken as one line; where several start together the highest wins
@@ -110,14 +119,24 @@ def primer_from_note_sequence(sequence, steps_per_quarter: int = 4) -> tuple[lis
     merged.time_signatures = merged.time_signatures[:1]
     quantized = quantize_note_sequence(merged, steps_per_quarter)
     pitched = ~quantized.is_drum.astype(bool)
-    starts = np.asarray(quantized.start_step)[pitched] if len(quantized.start_step) else np.array([], dtype=int)
+    starts = (
+        np.asarray(quantized.start_step)[pitched]
+        if len(quantized.start_step)
+        else np.array([], dtype=int)
+    )
     polyphonic = len(starts) != len(set(starts.tolist()))
     melody = melody_from_quantized_sequence(
-        quantized, search_start_step=0, instrument=0, gap_bars=float("inf"), ignore_polyphonic_notes=True
+        quantized,
+        search_start_step=0,
+        instrument=0,
+        gap_bars=float("inf"),
+        ignore_polyphonic_notes=True,
     )
     events = list(melody.events)
     if not events:
-        raise MelodylibError(f"{sequence.filename or 'the primer'} has no (non-drum) notes to use as a primer")
+        raise MelodylibError(
+            f"{sequence.filename or 'the primer'} has no (non-drum) notes to use as a primer"
+        )
     # The primer starts at its first note's bar in extraction; keep the leading silence from step 0.
     events = [NO_EVENT] * int(melody.start_step) + events
     return events, float(qpm), polyphonic
@@ -162,8 +181,11 @@ def beam_search(
     of those rows and their scores.
     """
     num_searches = len(sequences)
-    for name, value in (("beam_size", beam_size), ("branch_factor", branch_factor),
-                        ("steps_per_iteration", steps_per_iteration)):
+    for name, value in (
+        ("beam_size", beam_size),
+        ("branch_factor", branch_factor),
+        ("steps_per_iteration", steps_per_iteration),
+    ):
         if int(value) != value or value < 1:
             raise MelodylibError(f"--{name} must be a whole number of at least 1, got {value}")
     if num_steps < 0:
@@ -202,8 +224,11 @@ def beam_search(
         steps_now = steps_per_iteration
         first = False
     best = np.array(
-        [search * rows_per_search + int(np.argmax(scores[search * rows_per_search : (search + 1) * rows_per_search]))
-         for search in range(num_searches)],
+        [
+            search * rows_per_search
+            + int(np.argmax(scores[search * rows_per_search : (search + 1) * rows_per_search]))
+            for search in range(num_searches)
+        ],
         dtype=np.int64,
     )
     return [histories[row] for row in best], select(state, best), scores[best]
@@ -223,9 +248,9 @@ class MelodyGenerator:
     """Generates melodies from a trained model; holds the compiled step function between calls."""
 
     def __init__(self, model_or_bundle: Any, config: MelodyRnnConfig | None = None) -> None:
-        from melodylib.generation.sampler import CompiledSampler, supports_compiled_sampling
-        from melodylib.encoding.encoders import OneHotEncoder
         from melodylib.bundles.sources import model_and_config
+        from melodylib.encoding.encoders import OneHotEncoder
+        from melodylib.generation.sampler import CompiledSampler, supports_compiled_sampling
         from melodylib.models.step import StepModel
 
         self.model, self.config = model_and_config(model_or_bundle, config)
@@ -237,8 +262,11 @@ class MelodyGenerator:
         self.step_model = StepModel(self.model)
         self.encoder = self.config.encoder
         # Compiled steps: plain sampling runs its whole loop in one call, beam search one call per step.
-        self._sampler = CompiledSampler(self.step_model, self.encoder) if supports_compiled_sampling(
-            self.encoder) else None
+        self._sampler = (
+            CompiledSampler(self.step_model, self.encoder)
+            if supports_compiled_sampling(self.encoder)
+            else None
+        )
         # One-hot classes map one-to-one onto events; lookback and key classes do not.
         self._ambiguous_classes = not isinstance(self.encoder, OneHotEncoder)
 
@@ -265,10 +293,14 @@ class MelodyGenerator:
         beam_size = _whole("beam_size", beam_size, 1)
         branch_factor = _whole("branch_factor", branch_factor, 1)
         steps_per_iteration = _whole("steps_per_iteration", steps_per_iteration, 1)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) or not (
-            np.isfinite(temperature) and temperature > 0
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float, np.number))
+            or not (np.isfinite(temperature) and temperature > 0)
         ):
-            raise MelodylibError(f"--temperature must be a number greater than 0, got {temperature!r}")
+            raise MelodylibError(
+                f"--temperature must be a number greater than 0, got {temperature!r}"
+            )
         if not (isinstance(qpm, (int, float, np.number)) and np.isfinite(qpm) and qpm > 0):
             raise MelodylibError(f"--qpm must be a positive number, got {qpm!r}")
         if len(primer) >= num_steps:
@@ -278,11 +310,19 @@ class MelodyGenerator:
             )
         rng = np.random.default_rng(seed)
         squashed = Melody(list(primer))
-        amount = squashed.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
+        amount = squashed.squash(
+            self.config.min_note, self.config.max_note, self.config.transpose_to_key
+        )
         model_primer = list(squashed.events)
         histories, scores = self._search(
-            model_primer, num_steps - len(model_primer), num_outputs, float(temperature), beam_size,
-            branch_factor, steps_per_iteration, rng,
+            model_primer,
+            num_steps - len(model_primer),
+            num_outputs,
+            float(temperature),
+            beam_size,
+            branch_factor,
+            steps_per_iteration,
+            rng,
         )
         melodies = []
         for events, score in zip(histories, scores):
@@ -290,15 +330,35 @@ class MelodyGenerator:
             restored.transpose(-amount)
             # The primer is given back exactly as the user wrote it (squash may fold octaves).
             full = list(primer) + list(restored.events[len(primer) :])
-            melodies.append(GeneratedMelody(full, len(primer), float(score), float(qpm), list(events), int(amount),
-                                            float(temperature)))
+            melodies.append(
+                GeneratedMelody(
+                    full,
+                    len(primer),
+                    float(score),
+                    float(qpm),
+                    list(events),
+                    int(amount),
+                    float(temperature),
+                )
+            )
         return melodies
 
-    def _search(self, primer, num_new_steps, num_outputs, temperature, beam_size, branch_factor,
-                steps_per_iteration, rng) -> tuple[list[list[int]], np.ndarray]:
+    def _search(
+        self,
+        primer,
+        num_new_steps,
+        num_outputs,
+        temperature,
+        beam_size,
+        branch_factor,
+        steps_per_iteration,
+        rng,
+    ) -> tuple[list[list[int]], np.ndarray]:
         """Prime once, then run `beam_search` over every output at once; returns the histories and scores."""
         # The primer runs once, for one row; its state is then copied to every output and beam.
-        logits, rnn_state = self.step_model(self.encoder.inputs(primer)[None, :, :], self.step_model.zero_state(1))
+        logits, rnn_state = self.step_model(
+            self.encoder.inputs(primer)[None, :, :], self.step_model.zero_state(1)
+        )
         raw_logits = logits.numpy()[0].astype(np.float64)
         logits = raw_logits / temperature
         primer_score = 0.0
@@ -307,25 +367,55 @@ class MelodyGenerator:
             labels = self.encoder.labels(primer)[1:]
             primer_score = float(log_probabilities[np.arange(len(labels)), labels].sum())
         if self._sampler is not None:
-            return self._compiled_search(primer, rnn_state, raw_logits[-1:], primer_score, num_new_steps,
-                                         num_outputs, temperature, beam_size, branch_factor, steps_per_iteration, rng)
+            return self._compiled_search(
+                primer,
+                rnn_state,
+                raw_logits[-1:],
+                primer_score,
+                num_new_steps,
+                num_outputs,
+                temperature,
+                beam_size,
+                branch_factor,
+                steps_per_iteration,
+                rng,
+            )
         # The Python loop: the reference the compiled one is tested against, and the path for
         # encoders that have no TensorFlow-ops version.
         start = _Rows(rnn_state, logits[-1:], None)
 
-        def step(histories: list[list[int]], rows: _Rows, scores: np.ndarray) -> tuple[_Rows, np.ndarray]:
+        def step(
+            histories: list[list[int]], rows: _Rows, scores: np.ndarray
+        ) -> tuple[_Rows, np.ndarray]:
             return self._extend(histories, rows, scores, temperature, rng)
 
         histories, _, scores = beam_search(
-            [list(primer) for _ in range(num_outputs)], _select_rows(start, np.zeros(num_outputs, np.int64)),
-            [primer_score] * num_outputs, step, _select_rows, num_new_steps, beam_size, branch_factor,
+            [list(primer) for _ in range(num_outputs)],
+            _select_rows(start, np.zeros(num_outputs, np.int64)),
+            [primer_score] * num_outputs,
+            step,
+            _select_rows,
+            num_new_steps,
+            beam_size,
+            branch_factor,
             steps_per_iteration,
         )
         return histories, scores
 
-    def _compiled_search(self, primer, rnn_state, last_logits, primer_score, num_new_steps, num_outputs,
-                         temperature, beam_size, branch_factor, steps_per_iteration,
-                         rng) -> tuple[list[list[int]], np.ndarray]:
+    def _compiled_search(
+        self,
+        primer,
+        rnn_state,
+        last_logits,
+        primer_score,
+        num_new_steps,
+        num_outputs,
+        temperature,
+        beam_size,
+        branch_factor,
+        steps_per_iteration,
+        rng,
+    ) -> tuple[list[list[int]], np.ndarray]:
         """`_search` with compiled steps: plain sampling in one call, beam search in one call per step."""
         histories = np.zeros((1, len(primer) + num_new_steps), np.int64)
         histories[0, : len(primer)] = primer
@@ -338,21 +428,34 @@ class MelodyGenerator:
             return [list(map(int, row)) for row in histories], primer_score + scores
 
         def step(histories: list[list[int]], rows, scores: np.ndarray):
-            rows, events, step_scores = self._sampler.extend(rows, len(histories[0]), rng.random(len(histories)),
-                                                             temperature)
+            rows, events, step_scores = self._sampler.extend(
+                rows, len(histories[0]), rng.random(len(histories)), temperature
+            )
             for history, event in zip(histories, events):
                 history.append(int(event))
             return rows, scores + step_scores
 
         histories, _, scores = beam_search(
-            [list(primer) for _ in range(num_outputs)], start.select(np.zeros(num_outputs, np.int64)),
-            [primer_score] * num_outputs, step, lambda rows, indices: rows.select(indices), num_new_steps,
-            beam_size, branch_factor, steps_per_iteration,
+            [list(primer) for _ in range(num_outputs)],
+            start.select(np.zeros(num_outputs, np.int64)),
+            [primer_score] * num_outputs,
+            step,
+            lambda rows, indices: rows.select(indices),
+            num_new_steps,
+            beam_size,
+            branch_factor,
+            steps_per_iteration,
         )
         return histories, scores
 
-    def _extend(self, histories: list[list[int]], rows: _Rows, scores: np.ndarray, temperature: float,
-                rng: np.random.Generator) -> tuple[_Rows, np.ndarray]:
+    def _extend(
+        self,
+        histories: list[list[int]],
+        rows: _Rows,
+        scores: np.ndarray,
+        temperature: float,
+        rng: np.random.Generator,
+    ) -> tuple[_Rows, np.ndarray]:
         """One step for every row: run the model on the pending inputs, sample, decode, append, score."""
         import tensorflow as tf
 
@@ -377,7 +480,9 @@ class MelodyGenerator:
         return _Rows(rnn_state, logits, next_inputs), scores
 
     # Scoring ------------------------------------------------------------------------------
-    def log_likelihood(self, events: Sequence[int], temperature: float = 1.0, squash: bool = True) -> float:
+    def log_likelihood(
+        self, events: Sequence[int], temperature: float = 1.0, squash: bool = True
+    ) -> float:
         """Sum of log p(event i | events before it) for i = 1..N-1 under softmax(logits / temperature).
 
         With `squash` (the default) the melody is first squashed into the config's range and key,
@@ -391,7 +496,9 @@ class MelodyGenerator:
             return 0.0
         model_melody = Melody(list(events))
         if squash:
-            model_melody.squash(self.config.min_note, self.config.max_note, self.config.transpose_to_key)
+            model_melody.squash(
+                self.config.min_note, self.config.max_note, self.config.transpose_to_key
+            )
         inputs, labels = self.encoder.encode(list(model_melody.events))
         logits, _ = self.step_model(inputs[None, :, :], self.step_model.zero_state(1))
         log_probabilities = _log_softmax(logits.numpy()[0].astype(np.float64) / temperature)
@@ -405,7 +512,9 @@ def _whole(name: str, value: Any, minimum: int) -> int:
     except (TypeError, ValueError, OverflowError):
         whole = False
     if not whole or value < minimum:
-        raise MelodylibError(f"--{name} must be a whole number of at least {minimum}, got {value!r}")
+        raise MelodylibError(
+            f"--{name} must be a whole number of at least {minimum}, got {value!r}"
+        )
     return int(value)
 
 
@@ -446,23 +555,37 @@ def melody_log_likelihood(
     scored as the model saw it (its `model_events`, not squashed again).
     """
     if isinstance(melody, GeneratedMelody):
-        events, squash = list(melody.model_events or melody.events), not melody.model_events and squash
+        events, squash = (
+            list(melody.model_events or melody.events),
+            not melody.model_events and squash,
+        )
     else:
         events = list(melody.events) if isinstance(melody, Melody) else list(melody)
-    generator = model_or_bundle if isinstance(model_or_bundle, MelodyGenerator) else MelodyGenerator(model_or_bundle, config)
+    generator = (
+        model_or_bundle
+        if isinstance(model_or_bundle, MelodyGenerator)
+        else MelodyGenerator(model_or_bundle, config)
+    )
     return generator.log_likelihood(events, temperature=temperature, squash=squash)
 
 
-def output_filenames(output_dir: str | os.PathLike, num_outputs: int, when: datetime.datetime | None = None) -> list[Path]:
+def output_filenames(
+    output_dir: str | os.PathLike, num_outputs: int, when: datetime.datetime | None = None
+) -> list[Path]:
     """Magenta's file names: <output_dir>/<YYYY-MM-DD_HHMMSS>_<i>.mid, i from 1, zero-padded to num_outputs' digits."""
     when = when or datetime.datetime.now()
     stamp = when.strftime("%Y-%m-%d_%H%M%S")
     digits = len(str(num_outputs))
-    return [Path(output_dir) / f"{stamp}_{str(i + 1).zfill(digits)}.mid" for i in range(num_outputs)]
+    return [
+        Path(output_dir) / f"{stamp}_{str(i + 1).zfill(digits)}.mid" for i in range(num_outputs)
+    ]
 
 
-def write_melodies(melodies: Sequence[GeneratedMelody], output_dir: str | os.PathLike,
-                   when: datetime.datetime | None = None) -> list[Path]:
+def write_melodies(
+    melodies: Sequence[GeneratedMelody],
+    output_dir: str | os.PathLike,
+    when: datetime.datetime | None = None,
+) -> list[Path]:
     """Write each melody (primer included, velocity 100, its qpm) as a MIDI file; returns the paths."""
     from melodylib.music.notesequence import write_midi
 

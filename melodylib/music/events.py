@@ -32,7 +32,9 @@ def event_value_problem(event: Any, position: int, what: str = "melody") -> str 
     if not float(event).is_integer():
         return f"{what} event {event} at position {position} is not a whole number"
     if not MIN_MELODY_EVENT <= int(event) <= MAX_MELODY_EVENT:
-        return f"{what} event {int(event)} at position {position} is out of range; use {EVENT_VALUES}"
+        return (
+            f"{what} event {int(event)} at position {position} is out of range; use {EVENT_VALUES}"
+        )
     return None
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import bisect
 import collections
 import numbers
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,10 @@ DEFAULT_STEPS_PER_QUARTER = 4
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 # KEY_MEMBERSHIP[pitch_class, key] is 1 when the pitch class belongs to that major key.
 KEY_MEMBERSHIP = np.array(
-    [[1.0 if (pitch_class - key) % NOTES_PER_OCTAVE in MAJOR_SCALE else 0.0 for key in range(12)] for pitch_class in range(12)]
+    [
+        [1.0 if (pitch_class - key) % NOTES_PER_OCTAVE in MAJOR_SCALE else 0.0 for key in range(12)]
+        for pitch_class in range(12)
+    ]
 )
 
 # Counter names of Magenta's MelodyExtractor (spec §4.9).
@@ -94,7 +98,9 @@ class Melody:
         self.steps_per_quarter = steps_per_quarter
 
     @classmethod
-    def _trusted(cls, events: list[int], start_step: int, steps_per_bar: int, steps_per_quarter: int) -> "Melody":
+    def _trusted(
+        cls, events: list[int], start_step: int, steps_per_bar: int, steps_per_quarter: int
+    ) -> Melody:
         """Wrap events already known to be valid, without checking or copying them."""
         melody = cls.__new__(cls)
         melody.events = events
@@ -133,9 +139,11 @@ class Melody:
             f"steps_per_bar={self.steps_per_bar}, steps_per_quarter={self.steps_per_quarter})"
         )
 
-    def copy(self) -> "Melody":
+    def copy(self) -> Melody:
         """An independent copy (squash and transpose change a melody in place)."""
-        return Melody._trusted(list(self.events), self.start_step, self.steps_per_bar, self.steps_per_quarter)
+        return Melody._trusted(
+            list(self.events), self.start_step, self.steps_per_bar, self.steps_per_quarter
+        )
 
     def append(self, event: int) -> None:
         """Add one event at the end."""
@@ -177,7 +185,9 @@ class Melody:
 
     def get_note_histogram(self) -> np.ndarray:
         """How many note-ons fall on each pitch class (C=0 .. B=11)."""
-        pitch_classes = [event % NOTES_PER_OCTAVE for event in self.events if event >= MIN_MIDI_PITCH]
+        pitch_classes = [
+            event % NOTES_PER_OCTAVE for event in self.events if event >= MIN_MIDI_PITCH
+        ]
         return np.bincount(np.array(pitch_classes, dtype=np.int64), minlength=NOTES_PER_OCTAVE)
 
     def get_major_key_histogram(self) -> np.ndarray:
@@ -203,7 +213,9 @@ class Melody:
             return
         if min(pitches) + amount >= min_note and max(pitches) + amount < max_note:
             # Fast path: nothing to fold.
-            self.events = [event + amount if event >= MIN_MIDI_PITCH else event for event in self.events]
+            self.events = [
+                event + amount if event >= MIN_MIDI_PITCH else event for event in self.events
+            ]
             return
         top_octave_start = max_note - NOTES_PER_OCTAVE
         transposed = []
@@ -229,7 +241,9 @@ class Melody:
             amount = 0
         else:
             if not (isinstance(transpose_to_key, numbers.Integral) and 0 <= transpose_to_key <= 11):
-                raise MelodylibError(f"transpose_to_key must be None or 0..11, got {transpose_to_key!r}")
+                raise MelodylibError(
+                    f"transpose_to_key must be None or 0..11, got {transpose_to_key!r}"
+                )
             key_difference = int(transpose_to_key) - self.get_major_key()
             pitches = [event for event in self.events if event >= MIN_MIDI_PITCH]
             if not pitches:
@@ -237,7 +251,9 @@ class Melody:
             melody_center = (min(pitches) + max(pitches)) / 2
             target_center = (min_note + max_note - 1) / 2
             center_difference = target_center - (melody_center + key_difference)
-            amount = key_difference + NOTES_PER_OCTAVE * int(round(center_difference / float(NOTES_PER_OCTAVE)))
+            amount = key_difference + NOTES_PER_OCTAVE * int(
+                round(center_difference / float(NOTES_PER_OCTAVE))
+            )
         self.transpose(amount, min_note, max_note)
         return amount
 
@@ -315,8 +331,14 @@ class _SortedNotes:
 
     def __init__(self, quantized: QuantizedSequence, only_instrument: int | None = None) -> None:
         instrument = quantized.instrument
-        index = np.arange(instrument.shape[0]) if only_instrument is None else np.flatnonzero(instrument == only_instrument)
-        order = index[np.lexsort((-quantized.pitch[index], quantized.start_step[index], instrument[index]))]
+        index = (
+            np.arange(instrument.shape[0])
+            if only_instrument is None
+            else np.flatnonzero(instrument == only_instrument)
+        )
+        order = index[
+            np.lexsort((-quantized.pitch[index], quantized.start_step[index], instrument[index]))
+        ]
         self.starts = quantized.start_step[order].tolist()
         self.ends = quantized.end_step[order].tolist()
         self.pitches = quantized.pitch[order].tolist()
@@ -325,7 +347,9 @@ class _SortedNotes:
         instruments, first = np.unique(instrument[order], return_index=True)
         edges = first.tolist() + [len(self.starts)]
         # instrument -> (first index, end index); in sorted instrument order.
-        self.bounds = {int(value): (edges[k], edges[k + 1]) for k, value in enumerate(instruments.tolist())}
+        self.bounds = {
+            int(value): (edges[k], edges[k + 1]) for k, value in enumerate(instruments.tolist())
+        }
 
 
 def _melody_from_sorted(
@@ -405,11 +429,17 @@ def _melody_from_sorted(
         if onsets[position] >= kept:
             break
         events[onsets[position]] = note_pitches[position]
-        if position + 1 < count and offsets[position] < onsets[position + 1] and offsets[position] < kept:
+        if (
+            position + 1 < count
+            and offsets[position] < onsets[position + 1]
+            and offsets[position] < kept
+        ):
             events[offsets[position]] = NOTE_OFF
     melody = Melody._trusted(events, melody_start, steps_per_bar, steps_per_quarter)
     if kept > len(events):
-        melody.set_length(kept)  # pad_end: NO_EVENTs up to the bar line (a NOTE_OFF ends the last note)
+        melody.set_length(
+            kept
+        )  # pad_end: NO_EVENTs up to the bar line (a NOTE_OFF ends the last note)
     return melody, full_length
 
 
@@ -450,7 +480,22 @@ def melody_from_quantized_sequence(
 
 def length_histogram_buckets(min_bars: int) -> list[float]:
     """Lower edges of Magenta's melody-length histogram (in bars), from -inf up."""
-    edges = [0, 1, 10, 20, 30, 40, 50, 100, 200, 500, min_bars // 2, min_bars, min_bars + 1, min_bars - 1]
+    edges = [
+        0,
+        1,
+        10,
+        20,
+        30,
+        40,
+        50,
+        100,
+        200,
+        500,
+        min_bars // 2,
+        min_bars,
+        min_bars + 1,
+        min_bars - 1,
+    ]
     return [float("-inf")] + sorted(set(edges))
 
 
@@ -482,7 +527,13 @@ def extract_melodies(
     NonIntegerStepsPerBarError for a sequence with notes whose bars are not whole steps.
     """
     counters: collections.Counter = collections.Counter(
-        {POLYPHONIC_COUNTER: 0, TOO_SHORT_COUNTER: 0, TOO_FEW_PITCHES_COUNTER: 0, TOO_LONG_COUNTER: 0, TRUNCATED_COUNTER: 0}
+        {
+            POLYPHONIC_COUNTER: 0,
+            TOO_SHORT_COUNTER: 0,
+            TOO_FEW_PITCHES_COUNTER: 0,
+            TOO_LONG_COUNTER: 0,
+            TRUNCATED_COUNTER: 0,
+        }
     )
     melodies: list[Melody] = []
     if quantized.num_notes == 0:
@@ -532,7 +583,9 @@ def extract_melodies(
                     truncated_length -= max_steps_truncate % steps_per_bar
                 melody.set_length(truncated_length)
                 counters[TRUNCATED_COUNTER] += 1
-            pitch_classes = {event % NOTES_PER_OCTAVE for event in melody.events if event >= MIN_MIDI_PITCH}
+            pitch_classes = {
+                event % NOTES_PER_OCTAVE for event in melody.events if event >= MIN_MIDI_PITCH
+            }
             if len(pitch_classes) < min_unique_pitches:
                 counters[TOO_FEW_PITCHES_COUNTER] += 1
                 continue

@@ -88,8 +88,14 @@ def _line_from_events(events: Any, steps_per_bar: int, steps_per_quarter: int) -
     checked = check_events(events, "score")
     spans = _event_spans(checked)
     numerator, denominator = _meter(steps_per_bar, steps_per_quarter)
-    return ScoreLine(spans, len(checked), steps_per_quarter, numerator, denominator,
-                     key=_estimated_major_key(spans))
+    return ScoreLine(
+        spans,
+        len(checked),
+        steps_per_quarter,
+        numerator,
+        denominator,
+        key=_estimated_major_key(spans),
+    )
 
 
 def _monophonic(notes: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
@@ -107,8 +113,15 @@ def _monophonic(notes: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]
 def _line_from_sequence(sequence: NoteSequence, steps_per_quarter: int) -> ScoreLine:
     qpm = sequence.tempos[0].qpm if sequence.tempos else DEFAULT_QPM
     steps_per_second = qpm / 60.0 * steps_per_quarter
-    notes = [(note.pitch, round(note.start_time * steps_per_second), round(note.end_time * steps_per_second))
-             for note in sequence.notes if not note.is_drum]
+    notes = [
+        (
+            note.pitch,
+            round(note.start_time * steps_per_second),
+            round(note.end_time * steps_per_second),
+        )
+        for note in sequence.notes
+        if not note.is_drum
+    ]
     line = _monophonic(notes)
     total = max([end for _, _, end in line] + [round(sequence.total_time * steps_per_second)])
     numerator, denominator = 4, 4
@@ -120,13 +133,26 @@ def _line_from_sequence(sequence: NoteSequence, steps_per_quarter: int) -> Score
         key, mode = first_key.key % 12, first_key.mode
     else:
         key, mode = _estimated_major_key(line), 0
-    return ScoreLine(line, total, steps_per_quarter, numerator, denominator, key, mode,
-                     title=sequence.title or sequence.id)
+    return ScoreLine(
+        line,
+        total,
+        steps_per_quarter,
+        numerator,
+        denominator,
+        key,
+        mode,
+        title=sequence.title or sequence.id,
+    )
 
 
-def score_line(music: Any, *, primer_steps: int = 0, title: str | None = None,
-               steps_per_bar: int | None = None,
-               steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> ScoreLine:
+def score_line(
+    music: Any,
+    *,
+    primer_steps: int = 0,
+    title: str | None = None,
+    steps_per_bar: int | None = None,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
+) -> ScoreLine:
     """The line a score shows for `music`: events, a Melody, a NoteSequence or a music file's path.
 
     Events and Melodies are in 4/4 (or the meter their `steps_per_bar` implies) and in the major
@@ -230,11 +256,22 @@ def render_score(music: Any, *, width: int = 1800, scale: int = 40, **options: A
         raise MelodylibError("scores need verovio: pip install verovio") from error
     verovio.enableLog(verovio.LOG_OFF)
     toolkit = verovio.toolkit()
-    toolkit.setOptions({
-        "pageWidth": width, "pageHeight": 60000, "adjustPageHeight": True, "scale": scale,
-        "breaks": "auto", "footer": "none", "header": "auto", "xmlIdSeed": 1,
-        "pageMarginTop": 20, "pageMarginBottom": 20, "pageMarginLeft": 20, "pageMarginRight": 20,
-    })
+    toolkit.setOptions(
+        {
+            "pageWidth": width,
+            "pageHeight": 60000,
+            "adjustPageHeight": True,
+            "scale": scale,
+            "breaks": "auto",
+            "footer": "none",
+            "header": "auto",
+            "xmlIdSeed": 1,
+            "pageMarginTop": 20,
+            "pageMarginBottom": 20,
+            "pageMarginLeft": 20,
+            "pageMarginRight": 20,
+        }
+    )
     if not toolkit.loadData(to_musicxml(music, **options)):
         raise MelodylibError("verovio could not read the MusicXML made for this score")
     return toolkit.renderToSVG(1)

@@ -12,8 +12,8 @@ import dataclasses
 import json
 import os
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -87,9 +87,15 @@ class NoteSequence:
         return {
             "pitch": np.fromiter((n.pitch for n in notes), dtype=np.int64, count=len(notes)),
             "velocity": np.fromiter((n.velocity for n in notes), dtype=np.int64, count=len(notes)),
-            "start_time": np.fromiter((n.start_time for n in notes), dtype=np.float64, count=len(notes)),
-            "end_time": np.fromiter((n.end_time for n in notes), dtype=np.float64, count=len(notes)),
-            "instrument": np.fromiter((n.instrument for n in notes), dtype=np.int64, count=len(notes)),
+            "start_time": np.fromiter(
+                (n.start_time for n in notes), dtype=np.float64, count=len(notes)
+            ),
+            "end_time": np.fromiter(
+                (n.end_time for n in notes), dtype=np.float64, count=len(notes)
+            ),
+            "instrument": np.fromiter(
+                (n.instrument for n in notes), dtype=np.int64, count=len(notes)
+            ),
             "program": np.fromiter((n.program for n in notes), dtype=np.int64, count=len(notes)),
             "is_drum": np.fromiter((n.is_drum for n in notes), dtype=bool, count=len(notes)),
         }
@@ -114,7 +120,7 @@ class NoteSequence:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "NoteSequence":
+    def from_dict(cls, data: dict) -> NoteSequence:
         """Inverse of `to_dict`."""
         columns = data.get("notes", {})
         pitches = columns.get("pitch", [])
@@ -133,8 +139,13 @@ class NoteSequence:
         return cls(
             notes=notes,
             tempos=[Tempo(float(t), float(q)) for t, q in data.get("tempos", [])],
-            time_signatures=[TimeSignature(float(t), int(n), int(d)) for t, n, d in data.get("time_signatures", [])],
-            key_signatures=[KeySignature(float(t), int(k), int(m)) for t, k, m in data.get("key_signatures", [])],
+            time_signatures=[
+                TimeSignature(float(t), int(n), int(d))
+                for t, n, d in data.get("time_signatures", [])
+            ],
+            key_signatures=[
+                KeySignature(float(t), int(k), int(m)) for t, k, m in data.get("key_signatures", [])
+            ],
             total_time=float(data.get("total_time", 0.0)),
             ticks_per_quarter=int(data.get("ticks_per_quarter", STANDARD_PPQ)),
             id=data.get("id", ""),
@@ -145,7 +156,7 @@ class NoteSequence:
         )
 
     @classmethod
-    def from_record(cls, payload: bytes, source: str) -> "NoteSequence":
+    def from_record(cls, payload: bytes, source: str) -> NoteSequence:
         """`from_bytes` for a stored record; anything else raises MelodylibError naming `source`."""
         try:
             return cls.from_bytes(payload)
@@ -159,14 +170,14 @@ class NoteSequence:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
 
     @classmethod
-    def from_bytes(cls, payload: bytes) -> "NoteSequence":
+    def from_bytes(cls, payload: bytes) -> NoteSequence:
         return cls.from_dict(json.loads(payload.decode("utf-8")))
 
-    def copy(self) -> "NoteSequence":
+    def copy(self) -> NoteSequence:
         """A deep copy (notes and events are copied too)."""
         return NoteSequence.from_dict(self.to_dict())
 
-    def replace(self, **changes) -> "NoteSequence":
+    def replace(self, **changes) -> NoteSequence:
         """A shallow copy with some fields replaced."""
         return dataclasses.replace(self, **changes)
 
@@ -230,7 +241,7 @@ def _set_tempo_map(midi, tempos: list[Tempo], resolution: int) -> None:
     midi._update_tick_to_time(scales[-1][0] + 1)
 
 
-def note_sequence_to_pretty_midi(sequence: NoteSequence) -> "pretty_midi.PrettyMIDI":  # noqa: F821
+def note_sequence_to_pretty_midi(sequence: NoteSequence) -> pretty_midi.PrettyMIDI:  # noqa: F821
     """A pretty_midi object for `sequence`: one Instrument per (instrument, program, is_drum), all tempo,
     time-signature and key changes.
 
@@ -245,15 +256,26 @@ def note_sequence_to_pretty_midi(sequence: NoteSequence) -> "pretty_midi.PrettyM
     _set_tempo_map(midi, sequence.tempos, resolution)
     for signature in sorted(sequence.time_signatures, key=lambda event: event.time):
         denominator = signature.denominator
-        if not (1 <= signature.numerator <= 255 and denominator >= 1 and denominator & (denominator - 1) == 0):
-            warnings.warn(f"time signature {signature.numerator}/{denominator} cannot be written to MIDI; left out")
+        if not (
+            1 <= signature.numerator <= 255
+            and denominator >= 1
+            and denominator & (denominator - 1) == 0
+        ):
+            warnings.warn(
+                f"time signature {signature.numerator}/{denominator} cannot be written to MIDI; left out",
+                stacklevel=2,
+            )
             continue
         midi.time_signature_changes.append(
-            pretty_midi.TimeSignature(int(signature.numerator), int(denominator), max(0.0, float(signature.time)))
+            pretty_midi.TimeSignature(
+                int(signature.numerator), int(denominator), max(0.0, float(signature.time))
+            )
         )
     for key in sorted(sequence.key_signatures, key=lambda event: event.time):
         key_number = int(key.key) % 12 + (12 if key.mode == 1 else 0)
-        midi.key_signature_changes.append(pretty_midi.KeySignature(key_number, max(0.0, float(key.time))))
+        midi.key_signature_changes.append(
+            pretty_midi.KeySignature(key_number, max(0.0, float(key.time)))
+        )
 
     instruments: dict[tuple[int, int, bool], object] = {}
     for note in sequence.notes:

@@ -11,13 +11,19 @@ from __future__ import annotations
 import bisect
 import collections
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.music.notesequence import DEFAULT_QPM, KeySignature, NoteSequence, Tempo, TimeSignature
+from melodylib.music.notesequence import (
+    DEFAULT_QPM,
+    KeySignature,
+    NoteSequence,
+    Tempo,
+    TimeSignature,
+)
 
 DEFAULT_STEPS_PER_QUARTER = 4
 QUANTIZE_CUTOFF = 0.5
@@ -109,7 +115,9 @@ def steps_per_quarter_to_steps_per_second(steps_per_quarter: int, qpm: float) ->
     return steps_per_quarter * qpm / 60.0
 
 
-def quantize_to_step(seconds: float, steps_per_second: float, quantize_cutoff: float = QUANTIZE_CUTOFF) -> int:
+def quantize_to_step(
+    seconds: float, steps_per_second: float, quantize_cutoff: float = QUANTIZE_CUTOFF
+) -> int:
     """The step a time in seconds falls on: int(seconds * steps_per_second + (1 - cutoff)).
 
     With the default cutoff 0.5 this rounds to the nearest step. Like note_seq, it truncates
@@ -196,7 +204,9 @@ def _split_pieces(sequence: NoteSequence, start_times: np.ndarray) -> list[_Piec
     ]
 
 
-def _piece_times(piece: _Piece, start_times: np.ndarray, end_times: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _piece_times(
+    piece: _Piece, start_times: np.ndarray, end_times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
     """The piece's note start and end times relative to its start, ends cut at its end; and its total time."""
     starts = start_times[piece.note_index] - piece.start_time
     ends = np.minimum(end_times[piece.note_index], piece.end_time) - piece.start_time
@@ -218,7 +228,9 @@ def split_on_time_changes(sequence: NoteSequence) -> list[NoteSequence]:
     for piece in pieces:
         starts, ends, total_time = _piece_times(piece, columns["start_time"], columns["end_time"])
         notes = [
-            dataclasses.replace(sequence.notes[int(index)], start_time=float(start), end_time=float(end))
+            dataclasses.replace(
+                sequence.notes[int(index)], start_time=float(start), end_time=float(end)
+            )
             for index, start, end in zip(piece.note_index, starts, ends)
         ]
         result.append(
@@ -268,7 +280,9 @@ def _check_time_signatures(time_signatures: Sequence[TimeSignature], where: str)
             f"{where}: time signature {numerator}/{denominator} has a denominator that is not a power of 2"
         )
     if numerator == 0:
-        raise BadTimeSignatureError(f"{where}: time signature {numerator}/{denominator} has numerator 0")
+        raise BadTimeSignatureError(
+            f"{where}: time signature {numerator}/{denominator} has numerator 0"
+        )
     return numerator, denominator
 
 
@@ -294,8 +308,14 @@ def _check_tempos(tempos: Sequence[Tempo], where: str) -> float:
 
 
 def _check_steps_per_quarter(steps_per_quarter: int) -> int:
-    if isinstance(steps_per_quarter, bool) or int(steps_per_quarter) != steps_per_quarter or steps_per_quarter < 1:
-        raise MelodylibError(f"steps_per_quarter must be a whole number >= 1, got {steps_per_quarter!r}")
+    if (
+        isinstance(steps_per_quarter, bool)
+        or int(steps_per_quarter) != steps_per_quarter
+        or steps_per_quarter < 1
+    ):
+        raise MelodylibError(
+            f"steps_per_quarter must be a whole number >= 1, got {steps_per_quarter!r}"
+        )
     return int(steps_per_quarter)
 
 
@@ -346,7 +366,9 @@ def _quantize_columns(
     )
 
 
-def quantize_note_sequence(sequence: NoteSequence, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> QuantizedSequence:
+def quantize_note_sequence(
+    sequence: NoteSequence, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
+) -> QuantizedSequence:
     """Put a sequence with one tempo and one time signature on a grid of `steps_per_quarter` steps.
 
     A note's steps are the nearest steps to its start and end (an end equal to the start moves one
@@ -381,7 +403,11 @@ def split_and_quantize(
     """
     steps_per_quarter = _check_steps_per_quarter(steps_per_quarter)
     counters: collections.Counter = collections.Counter(
-        {MULTIPLE_TIME_SIGNATURES_COUNTER: 0, MULTIPLE_TEMPOS_COUNTER: 0, BAD_TIME_SIGNATURE_COUNTER: 0}
+        {
+            MULTIPLE_TIME_SIGNATURES_COUNTER: 0,
+            MULTIPLE_TEMPOS_COUNTER: 0,
+            BAD_TIME_SIGNATURE_COUNTER: 0,
+        }
     )
     columns = sequence.note_arrays()
     start_times, end_times = columns["start_time"], columns["end_time"]
@@ -391,7 +417,14 @@ def split_and_quantize(
         piece_columns = {name: columns[name][piece.note_index] for name in _NOTE_COLUMNS}
         try:
             quantized = _quantize_columns(
-                piece_columns, starts, ends, piece.time_signatures, piece.tempos, total_time, steps_per_quarter, sequence
+                piece_columns,
+                starts,
+                ends,
+                piece.time_signatures,
+                piece.tempos,
+                total_time,
+                steps_per_quarter,
+                sequence,
             )
         except MultipleTimeSignatureError:
             counters[MULTIPLE_TIME_SIGNATURES_COUNTER] += 1

@@ -19,9 +19,9 @@ from __future__ import annotations
 import io
 import os
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -69,7 +69,9 @@ def instrument(name_or_program: str | int = DEFAULT_INSTRUMENT) -> Instrument:
             )
         return Instrument(key, *INSTRUMENTS[key])
     if isinstance(name_or_program, bool) or not isinstance(name_or_program, (int, np.integer)):
-        raise MelodylibError(f"instrument must be a name or a program number, got {name_or_program!r}")
+        raise MelodylibError(
+            f"instrument must be a name or a program number, got {name_or_program!r}"
+        )
     program = int(name_or_program)
     if not 0 <= program <= 127:
         raise MelodylibError(f"instrument program {program} is not a General MIDI program (0..127)")
@@ -91,8 +93,17 @@ def fit_to_range(sequence: NoteSequence, voice: Instrument) -> tuple[NoteSequenc
         while pitch > voice.highest and pitch - 12 >= 0:
             pitch -= 12
         moved += pitch != note.pitch
-        notes.append(Note(pitch, note.velocity, note.start_time, note.end_time, note.instrument,
-                          voice.program, note.is_drum))
+        notes.append(
+            Note(
+                pitch,
+                note.velocity,
+                note.start_time,
+                note.end_time,
+                note.instrument,
+                voice.program,
+                note.is_drum,
+            )
+        )
     return sequence.replace(notes=notes), moved
 
 
@@ -123,7 +134,9 @@ def _soundfont_bytes(path: Path) -> bytes:
         try:
             data = path.read_bytes()
         except OSError as error:
-            raise MelodylibError(f"SoundFont {path}: cannot read it ({error.strerror or error})") from error
+            raise MelodylibError(
+                f"SoundFont {path}: cannot read it ({error.strerror or error})"
+            ) from error
         if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"sfbk":
             raise MelodylibError(f"SoundFont {path}: not a SoundFont 2 file (.sf2)")
         _soundfont_cache[path] = data
@@ -146,7 +159,9 @@ def _wav_to_mono(data: bytes) -> tuple[np.ndarray, int]:
     elif width == 4:
         samples = np.frombuffer(frames, dtype="<i4").astype(np.float64) / 2147483648.0
     else:
-        raise MelodylibError(f"the SoundFont renderer wrote {8 * width}-bit audio, which is not supported")
+        raise MelodylibError(
+            f"the SoundFont renderer wrote {8 * width}-bit audio, which is not supported"
+        )
     return samples.reshape(-1, channels).mean(axis=1), rate
 
 
@@ -179,7 +194,9 @@ def _render_fluidsynth(sequence: NoteSequence, sample_rate: int) -> np.ndarray:
 
     midi = note_sequence_to_pretty_midi(sequence)
     path = default_soundfont()
-    return np.asarray(midi.fluidsynth(fs=sample_rate, sf2_path=str(path) if path else None), dtype=np.float64)
+    return np.asarray(
+        midi.fluidsynth(fs=sample_rate, sf2_path=str(path) if path else None), dtype=np.float64
+    )
 
 
 def _render_sine(sequence: NoteSequence, sample_rate: int) -> np.ndarray:
@@ -258,8 +275,9 @@ def synthesizer_name() -> str:
     return "sine"
 
 
-def render(sequence: NoteSequence, sample_rate: int = 22050,
-           voice: str | int = DEFAULT_INSTRUMENT) -> np.ndarray:
+def render(
+    sequence: NoteSequence, sample_rate: int = 22050, voice: str | int = DEFAULT_INSTRUMENT
+) -> np.ndarray:
     """The sequence played by `voice`, as raw mono float64 samples (not normalised).
 
     Notes outside the instrument's range move by octaves into it (and one line says so). If an
@@ -268,7 +286,9 @@ def render(sequence: NoteSequence, sample_rate: int = 22050,
     chosen = instrument(voice)
     sequence, moved = fit_to_range(sequence, chosen)
     if moved:
-        print(f"melodylib: {moved} note(s) outside the {chosen.name}'s range moved by octaves into it.")
+        print(
+            f"melodylib: {moved} note(s) outside the {chosen.name}'s range moved by octaves into it."
+        )
     while True:
         name = synthesizer_name()
         try:

@@ -10,6 +10,7 @@ attention wrapper on layer 1 only) with numpy in float64, and compares its softm
 log-likelihoods with the values Magenta's own graph produced. It is a check of the fixtures and of
 the weight mapping the project needs, not project code.
 """
+
 import json
 import os
 import sys
@@ -43,15 +44,18 @@ def read_weights(bundle_path):
         with open(path, "wb") as handle:
             handle.write(bundle.checkpoint_file[0])
         reader = tf.train.load_checkpoint(path)
-        return {name: reader.get_tensor(name).astype(np.float64)
-                for name in reader.get_variable_to_shape_map()}
+        return {
+            name: reader.get_tensor(name).astype(np.float64)
+            for name in reader.get_variable_to_shape_map()
+        }
 
 
 def forward(weights, inputs, attn_length):
     """Softmax of every position for one melody's input rows, from a zero state."""
     prefix = "rnn/multi_rnn_cell/"
-    layer_indices = sorted({int(name[len(prefix) + 5:].split("/")[0])
-                            for name in weights if name.startswith(prefix)})
+    layer_indices = sorted(
+        {int(name[len(prefix) + 5 :].split("/")[0]) for name in weights if name.startswith(prefix)}
+    )
     attention = prefix + "cell_0/attention_cell_wrapper/"
     has_attention = any(name.startswith(attention) for name in weights)
     states = []
@@ -68,27 +72,41 @@ def forward(weights, inputs, attn_length):
         layer_input = x
         for index in layer_indices:
             if index == 0 and has_attention:
-                projected = (np.concatenate([layer_input, attns]) @ weights[attention + "kernel"]
-                             + weights[attention + "bias"])
-                hidden, states[0] = lstm_step(weights[attention + "basic_lstm_cell/kernel"],
-                                              weights[attention + "basic_lstm_cell/bias"],
-                                              projected, states[0])
+                projected = (
+                    np.concatenate([layer_input, attns]) @ weights[attention + "kernel"]
+                    + weights[attention + "bias"]
+                )
+                hidden, states[0] = lstm_step(
+                    weights[attention + "basic_lstm_cell/kernel"],
+                    weights[attention + "basic_lstm_cell/bias"],
+                    projected,
+                    states[0],
+                )
                 query = np.concatenate(states[0])  # [c; h]
                 keys = memory @ weights[attention + "attention/attn_w"][0, 0]
-                y = query @ weights[attention + "attention/kernel"] + weights[attention + "attention/bias"]
+                y = (
+                    query @ weights[attention + "attention/kernel"]
+                    + weights[attention + "attention/bias"]
+                )
                 scores = np.tanh(keys + y) @ weights[attention + "attention/attn_v"]
                 alpha = np.exp(scores - scores.max())
                 alpha /= alpha.sum()
                 attns = alpha @ memory
-                output = (np.concatenate([hidden, attns]) @ weights[attention + "attn_output_projection/kernel"]
-                          + weights[attention + "attn_output_projection/bias"])
+                output = (
+                    np.concatenate([hidden, attns])
+                    @ weights[attention + "attn_output_projection/kernel"]
+                    + weights[attention + "attn_output_projection/bias"]
+                )
                 memory = np.concatenate([memory[1:], output[None, :]])
                 layer_input = output
             else:
                 scope = f"{prefix}cell_{index}/basic_lstm_cell/"
-                layer_input, states[index] = lstm_step(weights[scope + "kernel"], weights[scope + "bias"],
-                                                       layer_input, states[index])
-        logits = layer_input @ weights["fully_connected/weights"] + weights["fully_connected/biases"]
+                layer_input, states[index] = lstm_step(
+                    weights[scope + "kernel"], weights[scope + "bias"], layer_input, states[index]
+                )
+        logits = (
+            layer_input @ weights["fully_connected/weights"] + weights["fully_connected/biases"]
+        )
         probabilities = np.exp(logits - logits.max())
         rows.append(probabilities / probabilities.sum())
     return np.array(rows)
@@ -97,9 +115,11 @@ def forward(weights, inputs, attn_length):
 def main():
     """Compare the numpy forward pass with every stored expectation; print the worst errors."""
     bundle_dir, loglik_path, softmax_path = sys.argv[1:4]
-    from magenta.models.melody_rnn import melody_rnn_model
     import note_seq
-    expected = json.load(open(loglik_path))
+    from magenta.models.melody_rnn import melody_rnn_model
+
+    with open(loglik_path) as file:
+        expected = json.load(file)
     softmax_arrays = np.load(softmax_path)
     worst = 0.0
     for name, record in expected["bundles"].items():
@@ -116,8 +136,10 @@ def main():
             if index == record["softmax_melody_index"]:
                 difference = np.abs(softmax - softmax_arrays[f"{name}__softmax"]).max()
                 print(f"{name}: max |softmax difference| on melody {index}: {difference:.2e}")
-            print(f"{name} melody {index}: numpy {loglik:.5f} magenta {melody['log_likelihood']:.5f} "
-                  f"relative {relative:.1e}")
+            print(
+                f"{name} melody {index}: numpy {loglik:.5f} magenta {melody['log_likelihood']:.5f} "
+                f"relative {relative:.1e}"
+            )
     print(f"worst relative log-likelihood difference: {worst:.2e}")
     if worst > 1e-4:
         sys.exit("numpy forward pass disagrees with Magenta")

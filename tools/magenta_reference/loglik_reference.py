@@ -12,6 +12,7 @@ every `initial_state` tensor with zeros and `temperature` with 1.0, and scores t
 config encoder's own evaluate_log_likelihood (note_seq). It also records the checkpoint's variable
 names and shapes and the generation graph's collections.
 """
+
 import copy
 import gzip
 import json
@@ -19,21 +20,21 @@ import os
 import sys
 import tempfile
 
+import note_seq
 import numpy as np
 import tensorflow.compat.v1 as tf
-import note_seq
-from magenta.models.shared import sequence_generator_bundle
 from magenta.models.melody_rnn import melody_rnn_model
+from magenta.models.shared import sequence_generator_bundle
 
 # (filename, instrument, number of leading events to keep or None for all): melodies taken from
 # pipeline_reference.json.gz, short and long, 4/4, 3/4 and 6/8.
 MELODY_CHOICES = [
-    ("chorale_bwv253.mid", 0, None),                 # 160 events, 4/4 (its softmax is saved)
-    ("haydn_op1no1_mvt1_6-8.mid", 2, None),          # the 88-event melody, 6/8
+    ("chorale_bwv253.mid", 0, None),  # 160 events, 4/4 (its softmax is saved)
+    ("haydn_op1no1_mvt1_6-8.mid", 2, None),  # the 88-event melody, 6/8
     ("variant_reel_tempo_change_bar9.mid", 0, None),  # 128 events, 2/2, after a tempo split
-    ("oneill_1001_jig_6-8.mid", 0, None),            # 192 events, 6/8
-    ("schubert_lindenbaum_3-4.mid", 0, None),        # 200 events, 3/4
-    ("chorale_bwv1.6.mid", 4, 32),                   # first 32 events of a bass line (short)
+    ("oneill_1001_jig_6-8.mid", 0, None),  # 192 events, 6/8
+    ("schubert_lindenbaum_3-4.mid", 0, None),  # 200 events, 3/4
+    ("chorale_bwv1.6.mid", 4, 32),  # first 32 events of a bass line (short)
 ]
 SOFTMAX_MELODY_INDEX = 0
 
@@ -48,9 +49,16 @@ def pick_melodies(pipeline_reference):
             candidates = [melody for melody in candidates if melody["num_events"] == 88]
         melody = candidates[0]
         events = melody["events"] if keep is None else melody["events"][:keep]
-        chosen.append({"source_filename": filename, "instrument": instrument,
-                       "record_index": melody["record_index"], "num_leading_events_kept": keep,
-                       "steps_per_bar": melody["steps_per_bar"], "events": events})
+        chosen.append(
+            {
+                "source_filename": filename,
+                "instrument": instrument,
+                "record_index": melody["record_index"],
+                "num_leading_events_kept": keep,
+                "steps_per_bar": melody["steps_per_bar"],
+                "events": events,
+            }
+        )
     return chosen
 
 
@@ -72,8 +80,11 @@ def load_bundle_graph(bundle_path, scratch_dir):
 
 def tensor_facts(tensor):
     """Name, dtype and static shape of a graph tensor."""
-    return {"name": tensor.name, "dtype": tensor.dtype.name,
-            "shape": [None if dim is None else int(dim) for dim in tensor.shape.as_list()]}
+    return {
+        "name": tensor.name,
+        "dtype": tensor.dtype.name,
+        "shape": [None if dim is None else int(dim) for dim in tensor.shape.as_list()],
+    }
 
 
 def melody_softmax(graph, session, inputs_batch):
@@ -96,14 +107,19 @@ def evaluate_bundle(bundle_path, melodies):
         config_id = bundle.generator_details.id
         config = melody_rnn_model.default_configs[config_id]
         encoder = config.encoder_decoder
-        variables = [{"name": name, "shape": shape}
-                     for name, shape in tf.train.list_variables(checkpoint_path)]
+        variables = [
+            {"name": name, "shape": shape}
+            for name, shape in tf.train.list_variables(checkpoint_path)
+        ]
         shapes = dict(tf.train.list_variables(checkpoint_path))
         layer_sizes = []
         for layer in range(len(shapes)):
             scope = f"rnn/multi_rnn_cell/cell_{layer}/"
-            bias = [shape for name, shape in shapes.items()
-                    if name.startswith(scope) and name.endswith("basic_lstm_cell/bias")]
+            bias = [
+                shape
+                for name, shape in shapes.items()
+                if name.startswith(scope) and name.endswith("basic_lstm_cell/bias")
+            ]
             if not bias:
                 break
             layer_sizes.append(bias[0][0] // 4)
@@ -128,13 +144,15 @@ def evaluate_bundle(bundle_path, melodies):
             "checkpoint_variables": variables,
             "collections": {
                 name: [tensor_facts(tensor) for tensor in graph.get_collection(name)]
-                for name in ["inputs", "temperature", "softmax", "initial_state", "final_state"]},
+                for name in ["inputs", "temperature", "softmax", "initial_state", "final_state"]
+            },
             "melodies": [],
         }
         saved_softmax = saved_labels = None
         for index, chosen in enumerate(melodies):
-            melody = note_seq.Melody(chosen["events"], steps_per_bar=chosen["steps_per_bar"],
-                                     steps_per_quarter=4)
+            melody = note_seq.Melody(
+                chosen["events"], steps_per_bar=chosen["steps_per_bar"], steps_per_quarter=4
+            )
             squashed = copy.deepcopy(melody)
             amount = squashed.squash(config.min_note, config.max_note, config.transpose_to_key)
             without_last = copy.deepcopy(squashed)
@@ -146,20 +164,33 @@ def evaluate_bundle(bundle_path, melodies):
             softmax = melody_softmax(graph, session, inputs_batch)
             magenta_loglik = encoder.evaluate_log_likelihood([squashed], [softmax])[0]
             per_step = np.log(softmax[np.arange(len(labels)), labels].astype(np.float64))
-            record["melodies"].append({
-                **{key: chosen[key] for key in ("source_filename", "instrument", "record_index",
-                                                "num_leading_events_kept", "steps_per_bar")},
-                "num_events": len(melody),
-                "events": chosen["events"],
-                "transpose_amount": int(amount),
-                "squashed_events": [int(event) for event in squashed],
-                "labels": [int(label) for label in labels],
-                "log_likelihood": float(magenta_loglik),
-                "log_likelihood_float64_check": float(per_step.sum()),
-                "mean_log_likelihood_per_step": float(magenta_loglik) / len(labels),
-            })
+            record["melodies"].append(
+                {
+                    **{
+                        key: chosen[key]
+                        for key in (
+                            "source_filename",
+                            "instrument",
+                            "record_index",
+                            "num_leading_events_kept",
+                            "steps_per_bar",
+                        )
+                    },
+                    "num_events": len(melody),
+                    "events": chosen["events"],
+                    "transpose_amount": int(amount),
+                    "squashed_events": [int(event) for event in squashed],
+                    "labels": [int(label) for label in labels],
+                    "log_likelihood": float(magenta_loglik),
+                    "log_likelihood_float64_check": float(per_step.sum()),
+                    "mean_log_likelihood_per_step": float(magenta_loglik) / len(labels),
+                }
+            )
             if index == SOFTMAX_MELODY_INDEX:
-                saved_softmax, saved_labels = softmax.astype(np.float32), np.asarray(labels, np.int64)
+                saved_softmax, saved_labels = (
+                    softmax.astype(np.float32),
+                    np.asarray(labels, np.int64),
+                )
         session.close()
     return record, saved_softmax, saved_labels
 
@@ -173,20 +204,22 @@ def main():
     for name in sorted(os.listdir(bundle_dir)):
         if not name.endswith(".mag"):
             continue
-        bundle_name = name[:-len(".mag")]
+        bundle_name = name[: -len(".mag")]
         record, softmax, labels = evaluate_bundle(os.path.join(bundle_dir, name), melodies)
         record["softmax_melody_index"] = SOFTMAX_MELODY_INDEX
         records[bundle_name] = record
         arrays[f"{bundle_name}__softmax"] = softmax
         arrays[f"{bundle_name}__labels"] = labels
         print(bundle_name, [round(m["log_likelihood"], 4) for m in record["melodies"]])
-    result = {"format_version": 1,
-              "produced_by": {"magenta": "2.1.4", "note_seq": "0.0.5", "tensorflow": tf.__version__},
-              "method": "bundle metagraph + checkpoint; inputs = full-length inputs of the squashed "
-                        "melody without its last event; zero initial_state; temperature 1.0; "
-                        "log_likelihood = note_seq encoder.evaluate_log_likelihood (sum of log softmax "
-                        "at positions 1..N-1)",
-              "bundles": records}
+    result = {
+        "format_version": 1,
+        "produced_by": {"magenta": "2.1.4", "note_seq": "0.0.5", "tensorflow": tf.__version__},
+        "method": "bundle metagraph + checkpoint; inputs = full-length inputs of the squashed "
+        "melody without its last event; zero initial_state; temperature 1.0; "
+        "log_likelihood = note_seq encoder.evaluate_log_likelihood (sum of log softmax "
+        "at positions 1..N-1)",
+        "bundles": records,
+    }
     with open(output_json, "w") as handle:
         json.dump(result, handle, indent=1)
     np.savez_compressed(output_npz, **arrays)

@@ -13,20 +13,27 @@ then Melody.squash and the config's encoder, exactly as melody_rnn_pipeline.get_
 chains them. It checks that its encodings equal, byte for byte and in order, both the
 per-file output of Magenta's DAG pipeline and the records that melody_rnn_create_dataset wrote.
 """
+
 import copy
 import gzip
 import json
 import math
 import sys
 
-import tensorflow.compat.v1 as tf
 import note_seq
+import tensorflow.compat.v1 as tf
 from magenta.models.melody_rnn import melody_rnn_model, melody_rnn_pipeline
-from magenta.pipelines import melody_pipelines, note_sequence_pipelines, pipelines_common, statistics
+from magenta.pipelines import (
+    melody_pipelines,
+    note_sequence_pipelines,
+    pipelines_common,
+    statistics,
+)
 
 CONFIG_NAMES = ["basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"]
-EXTRACTOR_SETTINGS = dict(min_bars=7, max_steps=512, min_unique_pitches=5, gap_bars=1.0,
-                          ignore_polyphonic_notes=False)
+EXTRACTOR_SETTINGS = dict(
+    min_bars=7, max_steps=512, min_unique_pitches=5, gap_bars=1.0, ignore_polyphonic_notes=False
+)
 
 
 def statistics_to_dict(stats_list):
@@ -37,8 +44,11 @@ def statistics_to_dict(stats_list):
         if isinstance(stat, statistics.Counter):
             result[stat.name] = stat.count
         else:
-            result[stat.name] = {("-inf" if math.isinf(lower) else str(lower)): count
-                                 for lower, count in sorted(stat.counters.items()) if count}
+            result[stat.name] = {
+                ("-inf" if math.isinf(lower) else str(lower)): count
+                for lower, count in sorted(stat.counters.items())
+                if count
+            }
     return dict(sorted(result.items()))
 
 
@@ -86,9 +96,15 @@ def describe_sequence(sequence):
     """Source-level facts about a NoteSequence as note_seq's MIDI reader produced it."""
     instruments = {}
     for note in sequence.notes:
-        entry = instruments.setdefault(note.instrument, {
-            "instrument": note.instrument, "program": note.program, "is_drum": note.is_drum,
-            "num_notes": 0})
+        entry = instruments.setdefault(
+            note.instrument,
+            {
+                "instrument": note.instrument,
+                "program": note.program,
+                "is_drum": note.is_drum,
+                "num_notes": 0,
+            },
+        )
         entry["num_notes"] += 1
     return {
         "filename": sequence.filename,
@@ -98,8 +114,9 @@ def describe_sequence(sequence):
         "total_time": sequence.total_time,
         "ticks_per_quarter": sequence.ticks_per_quarter,
         "tempos": [[tempo.time, tempo.qpm] for tempo in sequence.tempos],
-        "time_signatures": [[ts.time, ts.numerator, ts.denominator]
-                            for ts in sequence.time_signatures],
+        "time_signatures": [
+            [ts.time, ts.numerator, ts.denominator] for ts in sequence.time_signatures
+        ],
         "key_signatures": [[ks.time, ks.key, ks.mode] for ks in sequence.key_signatures],
         "instruments": [instruments[index] for index in sorted(instruments)],
     }
@@ -110,8 +127,12 @@ def process_file(sequence, configs):
     record = describe_sequence(sequence)
     splitter = note_sequence_pipelines.TimeChangeSplitter(name="TimeChangeSplitter_training")
     quantizer = note_sequence_pipelines.Quantizer(steps_per_quarter=4, name="Quantizer_training")
-    transposer = note_sequence_pipelines.TranspositionPipeline((0,), name="TranspositionPipeline_training")
-    extractor = melody_pipelines.MelodyExtractor(name="MelodyExtractor_training", **EXTRACTOR_SETTINGS)
+    transposer = note_sequence_pipelines.TranspositionPipeline(
+        (0,), name="TranspositionPipeline_training"
+    )
+    extractor = melody_pipelines.MelodyExtractor(
+        name="MelodyExtractor_training", **EXTRACTOR_SETTINGS
+    )
 
     segments, melodies = [], []
     encodings = {name: [] for name in configs}
@@ -122,8 +143,11 @@ def process_file(sequence, configs):
             "total_time": segment.total_time,
             "num_notes": len(segment.notes),
             "qpm": segment.tempos[0].qpm if segment.tempos else None,
-            "time_signature": ([segment.time_signatures[0].numerator, segment.time_signatures[0].denominator]
-                               if segment.time_signatures else None),
+            "time_signature": (
+                [segment.time_signatures[0].numerator, segment.time_signatures[0].denominator]
+                if segment.time_signatures
+                else None
+            ),
         }
         quantized_list = quantizer.transform(segment)
         segment_record["quantizer_stats"] = statistics_to_dict(quantizer.get_stats())
@@ -144,13 +168,18 @@ def process_file(sequence, configs):
         for instrument in set(note.instrument for note in quantized.notes):
             for melody in extractor.transform(only_instrument(quantized, instrument)):
                 by_instrument.append((instrument, melody))
-        if [m.start_step for _, m in by_instrument] != [m.start_step for m in segment_melodies] or \
-                [list(m) for _, m in by_instrument] != [list(m) for m in segment_melodies]:
+        if [m.start_step for _, m in by_instrument] != [m.start_step for m in segment_melodies] or [
+            list(m) for _, m in by_instrument
+        ] != [list(m) for m in segment_melodies]:
             raise RuntimeError(f"instrument attribution failed for {sequence.filename}")
-        segment_record["instrument_visit_order"] = list(set(note.instrument for note in quantized.notes))
+        segment_record["instrument_visit_order"] = list(
+            set(note.instrument for note in quantized.notes)
+        )
 
-        for (instrument, melody) in by_instrument:
-            programs = sorted({note.program for note in quantized.notes if note.instrument == instrument})
+        for instrument, melody in by_instrument:
+            programs = sorted(
+                {note.program for note in quantized.notes if note.instrument == instrument}
+            )
             melody_record = {
                 "index_in_file": len(melodies),
                 "segment": segment_index,
@@ -162,18 +191,23 @@ def process_file(sequence, configs):
                 "steps_per_quarter": melody.steps_per_quarter,
                 "num_events": len(melody),
                 "events": list(melody),
-                "transpose_amount": {}, "squashed_events": {}, "labels": {},
+                "transpose_amount": {},
+                "squashed_events": {},
+                "labels": {},
             }
             for name, config in configs.items():
                 squashed = copy.deepcopy(melody)
                 amount = squashed.squash(config.min_note, config.max_note, config.transpose_to_key)
-                example = pipelines_common.make_sequence_example(*config.encoder_decoder.encode(squashed))
+                example = pipelines_common.make_sequence_example(
+                    *config.encoder_decoder.encode(squashed)
+                )
                 encodings[name].append(example.SerializeToString())
                 melody_record["transpose_amount"][name] = amount
                 melody_record["squashed_events"][name] = list(squashed)
                 melody_record["labels"][name] = [
                     feature.int64_list.value[0]
-                    for feature in example.feature_lists.feature_list["labels"].feature]
+                    for feature in example.feature_lists.feature_list["labels"].feature
+                ]
             melodies.append(melody_record)
     record["segments"] = segments
     record["melodies"] = melodies
@@ -184,8 +218,10 @@ def main():
     """Write the per-file reference JSON and check it against Magenta's own outputs."""
     notesequence_path, dataset_dir, output_path = sys.argv[1:4]
     configs = {name: melody_rnn_model.default_configs[name] for name in CONFIG_NAMES}
-    dataset_records = {name: read_records(f"{dataset_dir}/{name}/training_melodies.tfrecord")
-                       for name in CONFIG_NAMES}
+    dataset_records = {
+        name: read_records(f"{dataset_dir}/{name}/training_melodies.tfrecord")
+        for name in CONFIG_NAMES
+    }
     files, all_encodings = [], {name: [] for name in CONFIG_NAMES}
     totals = {}
     for raw in read_records(notesequence_path):
@@ -197,7 +233,10 @@ def main():
             dag = melody_rnn_pipeline.get_pipeline(config, eval_ratio=0.0)
             outputs = dag.transform(sequence)
             dag_examples = list(outputs["training_melodies"])
-            if dag_examples != [parse_example(raw) for raw in encodings[name]] or outputs["eval_melodies"]:
+            if (
+                dag_examples != [parse_example(raw) for raw in encodings[name]]
+                or outputs["eval_melodies"]
+            ):
                 raise RuntimeError(f"{name}: DAG output differs for {sequence.filename}")
             stats = dag.get_stats()
             if name == "basic_rnn":
@@ -207,23 +246,35 @@ def main():
         files.append(record)
     for name in CONFIG_NAMES:
         # Compare parsed messages: the feature_lists map may serialise its keys in either order.
-        if [parse_example(raw) for raw in all_encodings[name]] != [parse_example(raw) for raw in dataset_records[name]]:
+        if [parse_example(raw) for raw in all_encodings[name]] != [
+            parse_example(raw) for raw in dataset_records[name]
+        ]:
             raise RuntimeError(f"{name}: encodings differ from melody_rnn_create_dataset's records")
     config_facts = {}
     for name, config in configs.items():
         encoder = config.encoder_decoder
         config_facts[name] = {
-            "min_note": config.min_note, "max_note": config.max_note,
-            "transpose_to_key": config.transpose_to_key, "input_size": encoder.input_size,
-            "num_classes": encoder.num_classes, "default_event_label": encoder.default_event_label,
+            "min_note": config.min_note,
+            "max_note": config.max_note,
+            "transpose_to_key": config.transpose_to_key,
+            "input_size": encoder.input_size,
+            "num_classes": encoder.num_classes,
+            "default_event_label": encoder.default_event_label,
             "num_records": len(dataset_records[name]),
         }
     result = {
         "format_version": 1,
-        "produced_by": {"magenta": "2.1.4", "note_seq": note_seq.__version__ if hasattr(note_seq, "__version__") else "0.0.5",
-                        "tensorflow": tf.__version__},
-        "pipeline": {"steps_per_quarter": 4, "transposition_range": [0], "eval_ratio": 0.0,
-                     **EXTRACTOR_SETTINGS},
+        "produced_by": {
+            "magenta": "2.1.4",
+            "note_seq": note_seq.__version__ if hasattr(note_seq, "__version__") else "0.0.5",
+            "tensorflow": tf.__version__,
+        },
+        "pipeline": {
+            "steps_per_quarter": 4,
+            "transposition_range": [0],
+            "eval_ratio": 0.0,
+            **EXTRACTOR_SETTINGS,
+        },
         "configs": config_facts,
         "total_statistics": dict(sorted(totals.items())),
         "files": files,

@@ -8,6 +8,7 @@ It only applies the compatibility shim described in shared/reference/running-mag
 (tf_slim 1.1.0 looks for IndexedSlices where TF 2.21 no longer has it) and then calls the
 module's own console_entry_point(); no Magenta code is reproduced here.
 """
+
 import importlib
 import os
 import sys

@@ -12,7 +12,9 @@ temperature 1, beam_size 1, branch_factor 1, steps_per_iteration 1) and calls th
 per output, as that script does, but writes no MIDI file. Only Magenta's public API is called; the
 IndexedSlices shim is the one from run_magenta.py (shared/reference/running-magenta.md step 3).
 """
+
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -35,7 +37,9 @@ def build_request(generator, num_steps: int, note_seq_module, generator_pb2):
     seconds_per_step = 60.0 / qpm / generator.steps_per_quarter
     last_end_time = max(note.end_time for note in primer_sequence.notes)
     options = generator_pb2.GeneratorOptions()
-    options.generate_sections.add(start_time=last_end_time + seconds_per_step, end_time=num_steps * seconds_per_step)
+    options.generate_sections.add(
+        start_time=last_end_time + seconds_per_step, end_time=num_steps * seconds_per_step
+    )
     options.args["temperature"].float_value = 1.0
     options.args["beam_size"].int_value = 1
     options.args["branch_factor"].int_value = 1
@@ -64,8 +68,12 @@ def main() -> None:
     bundle = sequence_generator_bundle.read_bundle_file(os.path.expanduser(args.bundle_file))
     config = melody_rnn_model.default_configs[bundle.generator_details.id]
     generator = melody_rnn_sequence_generator.MelodyRnnSequenceGenerator(
-        model=melody_rnn_model.MelodyRnnModel(config), details=config.details,
-        steps_per_quarter=config.steps_per_quarter, checkpoint=None, bundle=bundle)
+        model=melody_rnn_model.MelodyRnnModel(config),
+        details=config.details,
+        steps_per_quarter=config.steps_per_quarter,
+        checkpoint=None,
+        bundle=bundle,
+    )
     generator.initialize()
     initialize_seconds = time.perf_counter() - started
     primer_sequence, options = build_request(generator, args.num_steps, note_seq, generator_pb2)
@@ -82,19 +90,21 @@ def main() -> None:
             durations.append(time.perf_counter() - started)
         repeats.append(durations)
     graph_batch = None
-    try:  # the batch dimension baked into the bundle's generation graph
+    with contextlib.suppress(Exception):  # the batch baked into the bundle's graph; informative
         graph_batch = int(generator._model._session.graph.get_collection("inputs")[0].shape[0])
-    except Exception:  # noqa: BLE001 - only informative
-        pass
-    print(json.dumps({
-        "config": bundle.generator_details.id,
-        "initialize_seconds": initialize_seconds,
-        "warm_up_seconds": warm_up_seconds,
-        "warm_up_notes": len(warm_up.notes),
-        "output_seconds": repeats,
-        "graph_batch_size": graph_batch,
-        "python": sys.version.split()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "config": bundle.generator_details.id,
+                "initialize_seconds": initialize_seconds,
+                "warm_up_seconds": warm_up_seconds,
+                "warm_up_notes": len(warm_up.notes),
+                "output_seconds": repeats,
+                "graph_batch_size": graph_batch,
+                "python": sys.version.split()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,16 @@ from melodylib.course.exercises.registry import Exercise, notebook_key
 
 # The notebooks with exercises, in course order.
 NOTEBOOK_MODULES: tuple[ModuleType, ...] = (
-    nb00_tour, nb01_data_conversion, nb02_melody_extraction, nb03_event_encoding, nb04_basic_rnn,
-    nb05_mono_rnn, nb06_lookback_rnn, nb07_attention_rnn, nb08_training, nb09_generation,
+    nb00_tour,
+    nb01_data_conversion,
+    nb02_melody_extraction,
+    nb03_event_encoding,
+    nb04_basic_rnn,
+    nb05_mono_rnn,
+    nb06_lookback_rnn,
+    nb07_attention_rnn,
+    nb08_training,
+    nb09_generation,
     nb10_evaluation,
 )
 

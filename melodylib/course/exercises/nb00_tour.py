@@ -43,8 +43,9 @@ def check_twinkle(answer: Any) -> bool:
     if problem is not None:
         return verdict(False, *problem)
     return verdict(
-        True, "Seven notes, each on its beat and held for the right number of steps. "
-        "Listen to it with play()."
+        True,
+        "Seven notes, each on its beat and held for the right number of steps. "
+        "Listen to it with play().",
     )
 
 

@@ -101,19 +101,23 @@ def check_find_tune(answer: Any, sequences: Iterable) -> bool:
     corpus the learner searched). Every tune that fits is accepted.
     """
     sequences = list(sequences)
-    hint = ("a NoteSequence keeps its meter in time_signatures (numerator, denominator) and its "
-            "key in key_signatures (mode 1 is minor); look at the first of each.")
+    hint = (
+        "a NoteSequence keeps its meter in time_signatures (numerator, denominator) and its "
+        "key in key_signatures (mode 1 is minor); look at the first of each."
+    )
     candidates, problem = _candidates(answer, sequences)
     if not candidates:
         return verdict(False, problem + ".", hint)
     matches = [sequence for sequence in candidates if _is_minor_six_eight(sequence)]
     if matches:
         tune = matches[0]
-        shared = (" (several tunes share that title; at least one fits)" if len(candidates) > 1
-                  else "")
+        shared = (
+            " (several tunes share that title; at least one fits)" if len(candidates) > 1 else ""
+        )
         count = sum(_is_minor_six_eight(sequence) for sequence in sequences)
         return verdict(
-            True, f"{tune.title or tune.id!r} is in {_key_name(_key_of(tune))} and 6/8{shared}. "
+            True,
+            f"{tune.title or tune.id!r} is in {_key_name(_key_of(tune))} and 6/8{shared}. "
             f"{count} of the {len(sequences)} tunes fit.",
         )
     tune = candidates[0]

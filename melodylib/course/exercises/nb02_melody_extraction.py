@@ -62,23 +62,33 @@ def check_surviving_melody(answer: Any) -> bool:
     except MelodylibError as error:  # not expected for valid events; report rather than raise
         return verdict(False, f"extraction failed: {error}")
     gaps = [
-        (end, next_start) for (_, _, end), (_, next_start, _) in zip(spans, spans[1:], strict=False)
+        (end, next_start)
+        for (_, _, end), (_, next_start, _) in zip(spans, spans[1:], strict=False)
         if next_start - end >= STEPS_PER_BAR
     ]
     kept_notes = sum(event >= 0 for event in melodies[0]) if len(melodies) == 1 else 0
     if len(melodies) == 1 and (kept_notes == len(spans) or counters[TRUNCATED_COUNTER]):
-        truncated = " It was cut to 512 steps (32 bars), as melody_rnn does with longer melodies." \
-            if counters[TRUNCATED_COUNTER] else ""
-        return verdict(True, f"Extraction keeps it: one melody of {len(melodies[0])} steps."
-                             f"{truncated}")
+        truncated = (
+            " It was cut to 512 steps (32 bars), as melody_rnn does with longer melodies."
+            if counters[TRUNCATED_COUNTER]
+            else ""
+        )
+        return verdict(
+            True, f"Extraction keeps it: one melody of {len(melodies[0])} steps.{truncated}"
+        )
     if len(melodies) > 1 or gaps:
         first_gap = gaps[0] if gaps else None
-        where = (f" (the silence from step {first_gap[0]} to step {first_gap[1]})" if first_gap
-                 else "")
-        kept = (f"only {len(melodies)} of the pieces is" if len(melodies) == 1
-                else f"{len(melodies)} pieces are")
+        where = (
+            f" (the silence from step {first_gap[0]} to step {first_gap[1]})" if first_gap else ""
+        )
+        kept = (
+            f"only {len(melodies)} of the pieces is"
+            if len(melodies) == 1
+            else f"{len(melodies)} pieces are"
+        )
         return verdict(
-            False, f"a silence of a bar (16 steps) or more{where} splits it, and {kept} long "
+            False,
+            f"a silence of a bar (16 steps) or more{where} splits it, and {kept} long "
             "enough to keep.",
             "keep every rest shorter than 16 steps, so the melody stays in one piece.",
         )
@@ -86,7 +96,8 @@ def check_surviving_melody(answer: Any) -> bool:
         classes = sorted({pitch % NOTES_PER_OCTAVE for pitch, _, _ in spans})
         names = ", ".join(PITCH_CLASS_NAMES[pitch_class] for pitch_class in classes)
         return verdict(
-            False, f"it uses {len(classes)} different pitch classes ({names}); extraction needs at "
+            False,
+            f"it uses {len(classes)} different pitch classes ({names}); extraction needs at "
             "least 5.",
             "pitch classes ignore the octave: C4 and C5 count once. Use five different note names.",
         )
@@ -95,7 +106,8 @@ def check_surviving_melody(answer: Any) -> bool:
         length = spans[-1][2] - first_start
         bars = f"{length / STEPS_PER_BAR:g} bar{'' if length == STEPS_PER_BAR else 's'}"
         return verdict(
-            False, f"it is {length} steps long ({bars}, counted from the bar of its first note to "
+            False,
+            f"it is {length} steps long ({bars}, counted from the bar of its first note to "
             "the end of its last note); extraction needs at least 7 bars = 112 steps.",
             "make it longer; trailing rests do not count, only notes do.",
         )

@@ -12,9 +12,12 @@ from melodylib.course.exercises.common import as_int_list, config_encoder, event
 from melodylib.course.exercises.registry import Exercise
 
 __all__ = [
-    "ONE_HOT_EXERCISE_MELODY", "LOOKBACK_EXERCISE_MELODY",
-    "check_one_hot_labels", "solution_one_hot_labels",
-    "check_lookback_labels", "solution_lookback_labels",
+    "ONE_HOT_EXERCISE_MELODY",
+    "LOOKBACK_EXERCISE_MELODY",
+    "check_one_hot_labels",
+    "solution_one_hot_labels",
+    "check_lookback_labels",
+    "solution_lookback_labels",
 ]
 
 NOTEBOOK = "03_event_encoding"
@@ -36,22 +39,28 @@ def check_one_hot_labels(answer: Any) -> bool:
     """
     melody = list(ONE_HOT_EXERCISE_MELODY)
     truth = config_encoder("basic_rnn").labels(melody).tolist()
-    hint = ("class 0 is no event (-2), 1 is note off (-1) and a pitch p is class p - 48 + 2 "
-            "(basic_rnn covers 48..83).")
+    hint = (
+        "class 0 is no event (-2), 1 is note off (-1) and a pitch p is class p - 48 + 2 "
+        "(basic_rnn covers 48..83)."
+    )
     labels = as_int_list(answer, "the labels")
     if isinstance(labels, str):
         return verdict(False, labels, hint)
     if labels == truth:
-        return verdict(True, "One class per event: 0 and 1 for the two special events, pitch - 46 "
-                             "for a note.")
+        return verdict(
+            True, "One class per event: 0 and 1 for the two special events, pitch - 46 for a note."
+        )
     if labels == truth[1:]:
-        return verdict(True, "These are the training labels: every event but the first, which is "
-                             "never predicted.")
+        return verdict(
+            True,
+            "These are the training labels: every event but the first, which is never predicted.",
+        )
     if labels == melody:
         return verdict(False, "these are the events themselves, not their classes.", hint)
     if len(labels) not in (len(truth), len(truth) - 1):
         return verdict(
-            False, f"give one class per event ({len(truth)} numbers; or {len(truth) - 1} without "
+            False,
+            f"give one class per event ({len(truth)} numbers; or {len(truth) - 1} without "
             "the first event).",
             hint,
         )
@@ -61,10 +70,14 @@ def check_one_hot_labels(answer: Any) -> bool:
         if label != expected:
             event = melody[position]
             if event >= 0 and label == event - 48:
-                hint = ("the first two classes are the special events, so pitches start at "
-                        "class 2: p - 48 + 2.")
-            problem = (f"event {event_name(event)} at position {position} is class {expected}, "
-                       f"not {label}.")
+                hint = (
+                    "the first two classes are the special events, so pitches start at "
+                    "class 2: p - 48 + 2."
+                )
+            problem = (
+                f"event {event_name(event)} at position {position} is class {expected}, "
+                f"not {label}."
+            )
             return verdict(False, problem, hint)
     return verdict(False, "some classes are wrong.", hint)  # not reached: a difference is found
 
@@ -83,24 +96,29 @@ def check_lookback_labels(answer: Any) -> bool:
     """
     melody = list(LOOKBACK_EXERCISE_MELODY)
     encoder = config_encoder("lookback_rnn")
-    hint = ("classes 0..37 are the one-hot classes (0 no event, 1 note off, pitch - 46 for a "
-            "note); 38 repeats the event 16 steps back and 39 the event 32 steps back (no event "
-            "when there is none yet).")
+    hint = (
+        "classes 0..37 are the one-hot classes (0 no event, 1 note off, pitch - 46 for a "
+        "note); 38 repeats the event 16 steps back and 39 the event 32 steps back (no event "
+        "when there is none yet)."
+    )
     labels = as_int_list(answer, "the labels")
     if isinstance(labels, str):
         return verdict(False, labels, hint)
     for position, label in enumerate(labels):
         if not 0 <= label < encoder.num_classes:
-            problem = (f"label {label} at position {position} is not a class; classes are "
-                       f"0..{encoder.num_classes - 1}.")
+            problem = (
+                f"label {label} at position {position} is not a class; classes are "
+                f"0..{encoder.num_classes - 1}."
+            )
             return verdict(False, problem, hint)
     if len(labels) == len(melody):
         history: list[int] = []
     elif len(labels) == len(melody) - 1:
         history = melody[:1]
     else:
-        return verdict(False, f"give one label per event ({len(melody)} labels); you gave "
-                              f"{len(labels)}.", hint)
+        return verdict(
+            False, f"give one label per event ({len(melody)} labels); you gave {len(labels)}.", hint
+        )
     decoded = list(history)
     for label in labels:
         position = len(decoded)
@@ -111,17 +129,24 @@ def check_lookback_labels(answer: Any) -> bool:
                 distance = encoder.lookback_distances[label - 38]
                 back = "the event" if position >= distance else "nothing"
                 what += f" ({back} {distance} steps back{'' if position >= distance else ' yet'})"
-            return verdict(False, f"{what}, but the melody has {event_name(melody[position])} "
-                                  "there.", hint)
+            return verdict(
+                False, f"{what}, but the melody has {event_name(melody[position])} there.", hint
+            )
         decoded.append(event)
     repeats = sum(label >= 38 for label in labels)
-    encoder_labels = encoder.labels(melody).tolist()[len(history):]
-    same = " They are exactly the encoder's labels." if labels == encoder_labels else (
-        " The encoder's own labels differ (it prefers the repeat classes), yet both decode to the "
-        "same melody."
+    encoder_labels = encoder.labels(melody).tolist()[len(history) :]
+    same = (
+        " They are exactly the encoder's labels."
+        if labels == encoder_labels
+        else (
+            " The encoder's own labels differ (it prefers the repeat classes), yet both decode to the "
+            "same melody."
+        )
     )
-    return verdict(True, f"Your {len(labels)} labels decode to the melody, {repeats} of them "
-                         f"repeat classes.{same}")
+    return verdict(
+        True,
+        f"Your {len(labels)} labels decode to the melody, {repeats} of them repeat classes.{same}",
+    )
 
 
 def solution_lookback_labels() -> list[int]:

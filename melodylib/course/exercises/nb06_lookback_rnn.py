@@ -15,7 +15,8 @@ from melodylib.music.events import NO_EVENT, NOTE_OFF
 
 __all__ = [
     "LOOKBACK_TRAINING_MELODY",
-    "check_lookback_training_labels", "solution_lookback_training_labels",
+    "check_lookback_training_labels",
+    "solution_lookback_training_labels",
 ]
 
 NOTEBOOK = "06_lookback_rnn"
@@ -34,19 +35,28 @@ def check_lookback_training_labels(answer: Any) -> bool:
     melody = list(LOOKBACK_TRAINING_MELODY)
     encoder = config_encoder("lookback_rnn")
     truth = encoder.labels(melody).tolist()
-    hint = ("for each event, in this order: 39 if it equals the event 32 steps back, else 38 if "
-            "it equals the event 16 steps back, else its own class (0 no event, 1 note off, "
-            "pitch - 46); and, Magenta's quirk, every no event in the first two bars is 39.")
+    hint = (
+        "for each event, in this order: 39 if it equals the event 32 steps back, else 38 if "
+        "it equals the event 16 steps back, else its own class (0 no event, 1 note off, "
+        "pitch - 46); and, Magenta's quirk, every no event in the first two bars is 39."
+    )
     labels = as_int_list(answer, "the labels")
     if isinstance(labels, str):
         return verdict(False, labels, hint)
     if labels == truth or labels == truth[1:]:
         share = sum(label >= 38 for label in truth) / len(truth)
-        return verdict(True, f"{share:.0%} of the labels are repeat classes: after the first bar "
-                             "the network mostly has to say 'the same as before'.")
+        return verdict(
+            True,
+            f"{share:.0%} of the labels are repeat classes: after the first bar "
+            "the network mostly has to say 'the same as before'.",
+        )
     if len(labels) not in (len(truth), len(truth) - 1):
-        return verdict(False, f"give one label per event ({len(truth)} labels, or {len(truth) - 1} "
-                              "without the first).", hint)
+        return verdict(
+            False,
+            f"give one label per event ({len(truth)} labels, or {len(truth) - 1} "
+            "without the first).",
+            hint,
+        )
     offset = len(truth) - len(labels)
     decoded = list(melody[:offset])
     decodes = True
@@ -60,10 +70,14 @@ def check_lookback_training_labels(answer: Any) -> bool:
         first = next(
             position for position, (got, want) in enumerate(pairs, start=offset) if got != want
         )
-        return verdict(False, f"these labels decode to the melody (that was 03's exercise), but "
-                              f"the encoder writes position {first} as {truth[first]}, not "
-                              f"{labels[first - offset]}: it always prefers a repeat class, two "
-                              "bars back first.", hint)
+        return verdict(
+            False,
+            f"these labels decode to the melody (that was 03's exercise), but "
+            f"the encoder writes position {first} as {truth[first]}, not "
+            f"{labels[first - offset]}: it always prefers a repeat class, two "
+            "bars back first.",
+            hint,
+        )
     for position, (label, expected) in enumerate(
         zip(labels, truth[offset:], strict=True), start=offset
     ):
@@ -71,12 +85,19 @@ def check_lookback_training_labels(answer: Any) -> bool:
             continue
         event = melody[position]
         why = {
-            39: ("it repeats the event 32 steps back" if position >= 32 else
-                 "it is a no event in the first two bars (Magenta's quirk)"),
+            39: (
+                "it repeats the event 32 steps back"
+                if position >= 32
+                else "it is a no event in the first two bars (Magenta's quirk)"
+            ),
             38: "it repeats the event 16 steps back (and not the one 32 steps back)",
         }.get(expected, "it repeats nothing one or two bars back, so it gets its own class")
-        return verdict(False, f"position {position} ({event_name(event)}) is labelled {expected}, "
-                              f"not {label}: {why}.", hint)
+        return verdict(
+            False,
+            f"position {position} ({event_name(event)}) is labelled {expected}, "
+            f"not {label}: {why}.",
+            hint,
+        )
     return verdict(False, "some labels are wrong.", hint)  # not reached
 
 

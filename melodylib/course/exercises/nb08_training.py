@@ -16,18 +16,20 @@ from melodylib.course.exercises.registry import Exercise
 
 __all__ = [
     "EVAL_EXERCISE_SUMS",
-    "check_eval_perplexity", "solution_eval_perplexity",
-    "check_eval_event_accuracy", "solution_eval_event_accuracy",
+    "check_eval_perplexity",
+    "solution_eval_perplexity",
+    "check_eval_event_accuracy",
+    "solution_eval_event_accuracy",
 ]
 
 NOTEBOOK = "08_training"
 
 # One evaluation, as sums over its labels (what melodylib.training.loop.MetricSums adds up).
 EVAL_EXERCISE_SUMS = {
-    "labels": 2000,              # real (unpadded) steps
-    "no_event_labels": 1500,     # of them, labels that are the no-event class
-    "no_event_correct": 1410,    # no-event labels the network predicted right
-    "event_correct": 210,        # the other 500 labels (note-ons, note-offs) predicted right
+    "labels": 2000,  # real (unpadded) steps
+    "no_event_labels": 1500,  # of them, labels that are the no-event class
+    "no_event_correct": 1410,  # no-event labels the network predicted right
+    "event_correct": 210,  # the other 500 labels (note-ons, note-offs) predicted right
     "cross_entropy_sum": 1650.0,  # sum of -ln p(label) over the 2000 labels, in nats
 }
 
@@ -57,31 +59,42 @@ def check_eval_perplexity(answer: Any) -> bool:
     Any value within 0.01 of the truth passes (two decimals are enough).
     """
     value = as_number(answer, "the perplexity")
-    hint = ("the loss is the mean cross-entropy per label (sum / number of labels), and "
-            "perplexity = e ** loss.")
+    hint = (
+        "the loss is the mean cross-entropy per label (sum / number of labels), and "
+        "perplexity = e ** loss."
+    )
     if isinstance(value, str):
         return verdict(False, value, hint)
     truth = _eval_exercise_values()
     sums = EVAL_EXERCISE_SUMS
     if abs(value - truth["perplexity"]) <= 0.01:
-        return verdict(True, f"loss {truth['loss']:.3f} nats, perplexity "
-                             f"{truth['perplexity']:.3f}: the network is as unsure as a fair "
-                             f"choice among {truth['perplexity']:.1f} classes (a network that "
-                             "knows nothing, with every class equally likely, has basic_rnn's 38).")
+        return verdict(
+            True,
+            f"loss {truth['loss']:.3f} nats, perplexity "
+            f"{truth['perplexity']:.3f}: the network is as unsure as a fair "
+            f"choice among {truth['perplexity']:.1f} classes (a network that "
+            "knows nothing, with every class equally likely, has basic_rnn's 38).",
+        )
     if _close(value, truth["perplexity"], 0.05):
         return verdict(False, f"{value:g} is close; give two decimals.", hint)
     loss = truth["loss"]
     use_e = "the loss is in nats (natural logarithms), so use e: np.exp(loss)."
     mistakes = [
         (loss, "that is the loss; perplexity is e raised to it."),
-        (2.0 ** loss, f"that is 2 ** loss; {use_e}"),
-        (10.0 ** loss, f"that is 10 ** loss; {use_e}"),
-        (float(np.exp(sums["cross_entropy_sum"] / sums["no_event_labels"])),
-         "divide the sum by all the labels, not only the no-event ones."),
-        (float(np.exp(sums["cross_entropy_sum"] / (sums["labels"] - sums["no_event_labels"]))),
-         "divide the sum by all the labels, not only the events."),
-        (1.0 / truth["accuracy"],
-         "perplexity comes from the cross-entropy, not from the accuracy."),
+        (2.0**loss, f"that is 2 ** loss; {use_e}"),
+        (10.0**loss, f"that is 10 ** loss; {use_e}"),
+        (
+            float(np.exp(sums["cross_entropy_sum"] / sums["no_event_labels"])),
+            "divide the sum by all the labels, not only the no-event ones.",
+        ),
+        (
+            float(np.exp(sums["cross_entropy_sum"] / (sums["labels"] - sums["no_event_labels"]))),
+            "divide the sum by all the labels, not only the events.",
+        ),
+        (
+            1.0 / truth["accuracy"],
+            "perplexity comes from the cross-entropy, not from the accuracy.",
+        ),
     ]
     for target, message in mistakes:
         if _close(value, target, 0.01):
@@ -102,25 +115,36 @@ def check_eval_event_accuracy(answer: Any) -> bool:
     A fraction (0.42) or a percentage (42, or the text "42%") passes, within 0.005.
     """
     value = as_number(answer, "the event accuracy")
-    hint = ("event accuracy counts only the labels that are not the no-event class: the right ones "
-            "among them divided by how many there are.")
+    hint = (
+        "event accuracy counts only the labels that are not the no-event class: the right ones "
+        "among them divided by how many there are."
+    )
     if isinstance(value, str):
         return verdict(False, value, hint)
     truth = _eval_exercise_values()
     as_percentage = 1.0 < value <= 100.0
     fraction = value / 100.0 if as_percentage else value
     if abs(fraction - truth["event_accuracy"]) <= 0.005:
-        return verdict(True, f"{truth['event_accuracy']:.0%} of the events, while accuracy over "
-                             f"all labels is {truth['accuracy']:.0%}: holding notes is easy, the "
-                             "notes themselves are the hard part.")
+        return verdict(
+            True,
+            f"{truth['event_accuracy']:.0%} of the events, while accuracy over "
+            f"all labels is {truth['accuracy']:.0%}: holding notes is easy, the "
+            "notes themselves are the hard part.",
+        )
     sums = EVAL_EXERCISE_SUMS
     mistakes = [
-        (truth["accuracy"], "that is the accuracy over all labels; event accuracy leaves out the "
-                            "no-event labels."),
-        (sums["event_correct"] / sums["labels"], "divide by the number of event labels "
-                                                 "(2000 - 1500), not by all labels."),
-        (truth["no_event_accuracy"], "that is the no-event accuracy; event accuracy is about the "
-                                     "other labels."),
+        (
+            truth["accuracy"],
+            "that is the accuracy over all labels; event accuracy leaves out the no-event labels.",
+        ),
+        (
+            sums["event_correct"] / sums["labels"],
+            "divide by the number of event labels (2000 - 1500), not by all labels.",
+        ),
+        (
+            truth["no_event_accuracy"],
+            "that is the no-event accuracy; event accuracy is about the other labels.",
+        ),
         (1.0 - truth["event_accuracy"], "that is the share of events the network got wrong."),
     ]
     for target, message in mistakes:

@@ -15,8 +15,11 @@ from melodylib.errors import MelodylibError
 from melodylib.music.events import NO_EVENT, NOTE_OFF
 
 __all__ = [
-    "PRIMER_EXERCISE_PITCHES", "PRIMER_EXERCISE_DURATIONS", "PRIMER_FLAG",
-    "check_primer_melody", "solution_primer_melody",
+    "PRIMER_EXERCISE_PITCHES",
+    "PRIMER_EXERCISE_DURATIONS",
+    "PRIMER_FLAG",
+    "check_primer_melody",
+    "solution_primer_melody",
 ]
 
 NOTEBOOK = "09_generation"
@@ -47,7 +50,7 @@ def _primer_flag_value(text: str) -> str:
     value = text.strip()
     for prefix in (PRIMER_FLAG + "=", PRIMER_FLAG + " "):
         if value.startswith(prefix):
-            value = value[len(prefix):].strip()
+            value = value[len(prefix) :].strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         value = value[1:-1]
     return value
@@ -63,13 +66,18 @@ def check_primer_melody(answer: Any) -> bool:
     """
     from melodylib.generation.generator import parse_primer_melody
 
-    hint = ("write the events as a Python list in text, e.g. \"[60, -2, -2, -2, 60, ...]\"; "
-            "str(my_events) turns a list into it.")
+    hint = (
+        'write the events as a Python list in text, e.g. "[60, -2, -2, -2, 60, ...]"; '
+        "str(my_events) turns a list into it."
+    )
     if not isinstance(answer, str):
         events = as_int_list(answer, "the primer")
         if not isinstance(events, str):
-            return verdict(False, "this is a list, but the flag receives text.",
-                           f"put it in quotes, or give str(...) of it: {str(events)[:40]!r} ...")
+            return verdict(
+                False,
+                "this is a list, but the flag receives text.",
+                f"put it in quotes, or give str(...) of it: {str(events)[:40]!r} ...",
+            )
         return verdict(False, f"give the primer as text; got a {type(answer).__name__}.", hint)
     value = _primer_flag_value(answer)
     if not value:
@@ -93,9 +101,10 @@ def check_primer_melody(answer: Any) -> bool:
     if problem is not None:
         return verdict(False, *problem)
     return verdict(
-        True, f"The flag reads it as {len(events)} events, the seven notes on their steps. Try it: "
+        True,
+        f"The flag reads it as {len(events)} events, the seven notes on their steps. Try it: "
         f"melody_rnn generate --bundle_file=data/bundles/basic_rnn.bundle "
-        f"--primer_melody=\"{value}\"",
+        f'--primer_melody="{value}"',
     )
 
 

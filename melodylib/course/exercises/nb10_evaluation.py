@@ -15,8 +15,11 @@ from melodylib.course.exercises.common import verdict
 from melodylib.course.exercises.registry import Exercise
 
 __all__ = [
-    "UNIGRAM_EXERCISE_PROBABILITIES", "UNIGRAM_EXERCISE_LABELS", "PERPLEXITY_RELATIVE_TOLERANCE",
-    "check_perplexity", "solution_perplexity",
+    "UNIGRAM_EXERCISE_PROBABILITIES",
+    "UNIGRAM_EXERCISE_LABELS",
+    "PERPLEXITY_RELATIVE_TOLERANCE",
+    "check_perplexity",
+    "solution_perplexity",
 ]
 
 NOTEBOOK = "10_evaluation"
@@ -57,8 +60,10 @@ def check_perplexity(answer: Any) -> bool:
     log_probabilities = _unigram_exercise_log_probabilities()
     loss = float(-log_probabilities.mean())
     truth = float(np.exp(loss))
-    hint = ("perplexity = exp(NLL per step), and NLL per step = -mean(log p(label)) with the "
-            "natural log.")
+    hint = (
+        "perplexity = exp(NLL per step), and NLL per step = -mean(log p(label)) with the "
+        "natural log."
+    )
     value = _perplexity_answer_value(answer)
     if value is None:
         return verdict(False, f"give one number; got {answer!r:.40}.", hint)
@@ -68,35 +73,59 @@ def check_perplexity(answer: Any) -> bool:
 
     if near(truth):
         return verdict(
-            True, f"The NLL is {loss:.3f} nats per step, so the perplexity is e^{loss:.3f} = "
+            True,
+            f"The NLL is {loss:.3f} nats per step, so the perplexity is e^{loss:.3f} = "
             f"{truth:.3f}: the model is as unsure as a fair choice among about {truth:.0f} classes "
             "at every step.",
         )
     label_count = len(UNIGRAM_EXERCISE_LABELS)
     slips = [
-        (loss, "this is the NLL per step (the loss), not the perplexity.",
-         "the perplexity is e to the power of it."),
-        (loss / np.log(2.0), "this is the NLL per step in bits.",
-         "the perplexity is 2 ** bits (the same as e ** nats)."),
-        (-loss, "this is the mean log-probability per step.",
-         "negate it and take exp: the perplexity is exp(-mean log p)."),
-        (float(-log_probabilities.sum()), "this is the NLL of the whole sequence (a sum).",
-         "divide by the number of labels first: perplexity is per step."),
-        (float(np.exp(-log_probabilities.sum())),
-         "you took exp of the sum; perplexity uses the mean.",
-         f"divide the summed NLL by the {label_count} labels before taking exp."),
-        (1.0 / truth, "this is the geometric mean of the probabilities.",
-         "the perplexity is its inverse."),
-        (float(len(UNIGRAM_EXERCISE_PROBABILITIES)), "this is the number of classes.",
-         "a uniform model would have that perplexity; this one is surer of the no-event class."),
+        (
+            loss,
+            "this is the NLL per step (the loss), not the perplexity.",
+            "the perplexity is e to the power of it.",
+        ),
+        (
+            loss / np.log(2.0),
+            "this is the NLL per step in bits.",
+            "the perplexity is 2 ** bits (the same as e ** nats).",
+        ),
+        (
+            -loss,
+            "this is the mean log-probability per step.",
+            "negate it and take exp: the perplexity is exp(-mean log p).",
+        ),
+        (
+            float(-log_probabilities.sum()),
+            "this is the NLL of the whole sequence (a sum).",
+            "divide by the number of labels first: perplexity is per step.",
+        ),
+        (
+            float(np.exp(-log_probabilities.sum())),
+            "you took exp of the sum; perplexity uses the mean.",
+            f"divide the summed NLL by the {label_count} labels before taking exp.",
+        ),
+        (
+            1.0 / truth,
+            "this is the geometric mean of the probabilities.",
+            "the perplexity is its inverse.",
+        ),
+        (
+            float(len(UNIGRAM_EXERCISE_PROBABILITIES)),
+            "this is the number of classes.",
+            "a uniform model would have that perplexity; this one is surer of the no-event class.",
+        ),
     ]
     for target, problem, slip_hint in slips:
         if near(target):
             return verdict(False, problem, slip_hint)
     arithmetic_mean = float(np.exp(-np.log(np.mean(np.exp(log_probabilities)))))
     if near(arithmetic_mean):
-        return verdict(False, "this is 1 / (the average probability).",
-                       "average the log-probabilities, not the probabilities: exp(-mean(log p)).")
+        return verdict(
+            False,
+            "this is 1 / (the average probability).",
+            "average the log-probabilities, not the probabilities: exp(-mean(log p)).",
+        )
     return verdict(False, f"{value:g} is not the perplexity.", hint)
 
 

@@ -34,16 +34,19 @@ class Exercise:
 
     def __post_init__(self) -> None:
         if not self.check.__name__.startswith(CHECK_PREFIX):
-            raise MelodylibError(f"a checker's name starts with {CHECK_PREFIX!r}; "
-                                 f"got {self.check.__name__!r}")
+            raise MelodylibError(
+                f"a checker's name starts with {CHECK_PREFIX!r}; got {self.check.__name__!r}"
+            )
         if self.solution.__name__ != SOLUTION_PREFIX + self.name:
-            raise MelodylibError(f"the solution to {self.check.__name__} is named "
-                                 f"{SOLUTION_PREFIX + self.name}; got {self.solution.__name__!r}")
+            raise MelodylibError(
+                f"the solution to {self.check.__name__} is named "
+                f"{SOLUTION_PREFIX + self.name}; got {self.solution.__name__!r}"
+            )
 
     @property
     def name(self) -> str:
         """The exercise's name, e.g. "twinkle" for check_twinkle and solution_twinkle."""
-        return self.check.__name__[len(CHECK_PREFIX):]
+        return self.check.__name__[len(CHECK_PREFIX) :]
 
     def model_answer(self, **data: Any) -> Any:
         """The model answer, worked out on the notebook's `data` where the exercise needs it."""

@@ -15,7 +15,17 @@ import numpy as np
 from melodylib.music.events import NO_EVENT, NOTE_OFF
 
 _NUMBER_WORDS = (
-    "no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "no",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
 )
 
 
@@ -58,33 +68,46 @@ class WrittenTune:
         for number, (pitch, start) in enumerate(zip(self.pitches, starts, strict=True), start=1):
             if number > len(spans):
                 notes = f"{len(spans)} note{'' if len(spans) == 1 else 's'}"
-                return (f"{self.subject} has only {notes}; "
-                        f"the tune has {len(self.pitches)}.",
-                        f"note {number} is {pitch_name(pitch)} ({pitch}) at step {start}.")
+                return (
+                    f"{self.subject} has only {notes}; the tune has {len(self.pitches)}.",
+                    f"note {number} is {pitch_name(pitch)} ({pitch}) at step {start}.",
+                )
             got_pitch, got_start, _ = spans[number - 1]
             if got_pitch != pitch:
-                return (f"note {number} is {pitch_name(got_pitch)} ({got_pitch}).",
-                        f"note {number} is {pitch_name(pitch)}, MIDI pitch {pitch} "
-                        f"{self.pitch_reminder}.")
+                return (
+                    f"note {number} is {pitch_name(got_pitch)} ({got_pitch}).",
+                    f"note {number} is {pitch_name(pitch)}, MIDI pitch {pitch} "
+                    f"{self.pitch_reminder}.",
+                )
             if got_start != start:
-                return (f"note {number} starts at step {got_start}; it should start at step "
-                        f"{start}.", self.start_hint)
+                return (
+                    f"note {number} starts at step {got_start}; it should start at step {start}.",
+                    self.start_hint,
+                )
         # 2. Each note as long as it should be.
         for number, (start, duration, (_, _, got_end)) in enumerate(
             zip(starts, self.durations, spans, strict=False), start=1
         ):
             length = got_end - start
             if length < duration:
-                return (f"note {number} stops after {length} step{'' if length == 1 else 's'}; "
-                        f"it should last {duration}.", self.short_hint)
+                return (
+                    f"note {number} stops after {length} step{'' if length == 1 else 's'}; "
+                    f"it should last {duration}.",
+                    self.short_hint,
+                )
             if length > duration:
-                return (f"note {number} lasts {length} steps; it should last {duration}.",
-                        self.long_hint.format(step=start + duration))
+                return (
+                    f"note {number} lasts {length} steps; it should last {duration}.",
+                    self.long_hint.format(step=start + duration),
+                )
         # 3. Nothing after the last note.
         if len(spans) > len(self.pitches):
             extra_pitch, extra_start, _ = spans[len(self.pitches)]
             count = len(self.pitches)
             count_text = _NUMBER_WORDS[count] if count < len(_NUMBER_WORDS) else str(count)
-            return (f"after the {count_text} notes there is another one "
-                    f"({pitch_name(extra_pitch)} at step {extra_start}).", self.extra_hint)
+            return (
+                f"after the {count_text} notes there is another one "
+                f"({pitch_name(extra_pitch)} at step {extra_start}).",
+                self.extra_hint,
+            )
         return None
