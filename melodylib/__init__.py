@@ -75,6 +75,11 @@ _PUBLIC_API: dict[str, str] = {
     "synthesize": "course.display.audio",
     "write_wav": "course.display.audio",
     "pitch_name": "music.pitch_names",
+    "synthesizer_name": "music.synthesis",
+    "render_score": "music.notation",
+    "write_musicxml": "music.notation",
+    "show_score": "course.display.scores",
+    "MelodyPanel": "course.widgets",
     # the course corpus
     "build_corpus": "course.corpus",
     # quick mode

@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import sys
+import types
 import wave
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ import pytest
 
 from melodylib.course import display
 from melodylib.errors import MelodylibError
+from melodylib.music import synthesis
 from melodylib.music.notesequence import Note, NoteSequence, Tempo, TimeSignature
 
 NOTE_NAME = re.compile(r"^[A-G]#?-?\d+$")
@@ -63,15 +65,24 @@ def sequence_of(pitches_and_times, **fields) -> NoteSequence:
 @pytest.fixture
 def fresh_synthesizer_state(monkeypatch):
     """Forget which synthesizer this process found and whether the fallback line was printed."""
-    monkeypatch.setattr(display.audio, "_fluidsynth_status", None)
-    monkeypatch.setattr(display.audio, "_fallback_reported", False)
+    monkeypatch.setattr(synthesis, "_choice", synthesis._EngineChoice())
+    monkeypatch.delenv(synthesis.SOUNDFONT_ENV, raising=False)
 
 
 @pytest.fixture
-def no_fluidsynth(monkeypatch, fresh_synthesizer_state):
-    monkeypatch.setitem(
-        sys.modules, "fluidsynth", None
-    )  # makes `import fluidsynth` raise ImportError
+def no_soundfont(monkeypatch, fresh_synthesizer_state):
+    monkeypatch.setitem(sys.modules, "midirenderer", None)  # `import midirenderer` raises
+
+
+@pytest.fixture
+def no_fluidsynth(monkeypatch, no_soundfont):
+    """Sine waves only: neither the SoundFont renderer nor fluidsynth can be imported."""
+    monkeypatch.setitem(sys.modules, "fluidsynth", None)
+
+
+@pytest.fixture
+def fake_fluidsynth_module(monkeypatch, no_soundfont):
+    monkeypatch.setitem(sys.modules, "fluidsynth", types.ModuleType("fluidsynth"))
 
 
 # --- pitch names and note spans ----------------------------------------------------------------
@@ -346,10 +357,10 @@ def test_missing_fluidsynth_prints_one_line_once(no_fluidsynth, capsys, tmp_path
     output = capsys.readouterr()
     lines = (output.out + output.err).strip().splitlines()
     assert len(lines) == 1
-    assert "fluidsynth" in lines[0] and "sine" in lines[0]
+    assert "midirenderer" in lines[0] and "fluidsynth" in lines[0] and "sine" in lines[0]
 
 
-def test_fluidsynth_is_used_when_present(fresh_synthesizer_state, monkeypatch, capsys):
+def test_fluidsynth_is_used_when_present(fake_fluidsynth_module, monkeypatch, capsys):
     import pretty_midi
 
     calls = []
@@ -358,29 +369,48 @@ def test_fluidsynth_is_used_when_present(fresh_synthesizer_state, monkeypatch, c
         calls.append(fs)
         return np.full(int(fs * 10), 0.5)  # longer than the music, like a release tail
 
-    monkeypatch.setattr(display.audio, "_fluidsynth_importable", lambda: True)
     monkeypatch.setattr(pretty_midi.PrettyMIDI, "fluidsynth", fake_fluidsynth)
     assert display.synthesizer_name() == "fluidsynth"
     samples = display.synthesize(MELODY, sample_rate=1000)
     assert calls == [1000]
     assert samples.shape == (4000,)  # cut to the music's length
     assert samples.max() == pytest.approx(0.9)
-    assert capsys.readouterr().out == ""
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "plays with fluidsynth" in lines[0]
 
 
-def test_broken_fluidsynth_falls_back_to_sine_once(fresh_synthesizer_state, monkeypatch, capsys):
+def test_broken_fluidsynth_falls_back_to_sine_once(fake_fluidsynth_module, monkeypatch, capsys):
     import pretty_midi
 
     def broken(self, fs=None, **options):
         raise OSError("libfluidsynth.so: cannot open shared object file")
 
-    monkeypatch.setattr(display.audio, "_fluidsynth_importable", lambda: True)
     monkeypatch.setattr(pretty_midi.PrettyMIDI, "fluidsynth", broken)
     samples = display.synthesize(MELODY, sample_rate=1000)
     display.synthesize(MELODY, sample_rate=1000)
     assert samples.shape == (4000,) and samples.any()
     assert display.synthesizer_name() == "sine"
-    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "libfluidsynth.so" in lines[0]
+
+
+@pytest.mark.skipif(
+    synthesis._availability_problem("soundfont") is not None,
+    reason="midirenderer has no wheel for this platform",
+)
+def test_the_default_sound_is_an_instrument_chosen_by_name(fresh_synthesizer_state):
+    assert display.synthesizer_name() == "soundfont"
+    piano = display.synthesize(MELODY, sample_rate=8000)
+    flute = display.synthesize(MELODY, sample_rate=8000, instrument="flute")
+    assert piano.shape == flute.shape == (32000,)
+    assert np.abs(piano).max() == pytest.approx(0.9, abs=1e-3)
+    assert np.abs(flute).max() == pytest.approx(0.9, abs=1e-3)
+    assert not np.allclose(piano, flute, atol=0.05)
+
+
+def test_playing_nothing_says_so_instead_of_failing(no_fluidsynth, capsys):
+    assert display.play([]) is None
+    assert "nothing to play" in capsys.readouterr().out
 
 
 def test_write_wav_round_trips(no_fluidsynth, tmp_path):
@@ -407,8 +437,6 @@ def test_play_returns_an_audio_player(no_fluidsynth):
     with wave.open(io.BytesIO(player.data), "rb") as reader:
         assert reader.getframerate() == 4000
         assert reader.getnframes() == 8000  # cut to max_seconds
-    with pytest.raises(MelodylibError, match="nothing to play"):
-        display.play([])
 
 
 def test_synthesize_rejects_bad_sample_rate():

@@ -5,12 +5,14 @@ plain list of events: -2 no event, -1 note-off, 0..127 note-on) or the path of a
 Plots return the `matplotlib.figure.Figure` (handy for `fig.savefig(...)`). When a plot makes
 its own figure it detaches it from pyplot, so a notebook shows it exactly once, when it is the
 cell's last value (use `display(fig)` elsewhere in a cell). Audio needs no system packages: a
-sine-wave synthesizer (pretty_midi's) is used unless pyfluidsynth and libfluidsynth are present.
+General MIDI SoundFont plays it (see `melodylib.music.synthesis` for the fallbacks), and scores
+are engraved by verovio.
 
 The modules, one idea each:
 
 - `rolls`: piano rolls of one piece or several (`plot_piano_roll`, `plot_piano_rolls`);
 - `audio`: `play`, `synthesize`, `write_wav` and `synthesizer_name`;
+- `scores`: staff notation inline (`show_score`);
 - `encodings`: what the network sees and says (`plot_encoding`, `plot_probabilities`);
 - `curves`: training curves (`plot_training_curves`);
 - `statistics`: music statistics against the real tunes (`plot_statistic_densities`);
@@ -41,6 +43,7 @@ from melodylib.course.display.encodings import (
 )
 from melodylib.course.display.music_input import DEFAULT_STEPS_PER_QUARTER, event_note_spans
 from melodylib.course.display.rolls import plot_piano_roll, plot_piano_rolls
+from melodylib.course.display.scores import show_score
 from melodylib.course.display.statistics import plot_statistic_densities
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "event_note_spans",
     "pitch_name",
     "play",
+    "show_score",
     "plot_encoding",
     "plot_piano_roll",
     "plot_piano_rolls",
