@@ -19,7 +19,7 @@ Commands ({"op": ...}):
 - "convert_abc" {"file": path}: abc_parser.parse_abc_tunebook on the file, ids, SerializeToString.
 - "load" {"files": [...]}: read the MIDI files into NoteSequence protos kept for "pipeline".
 - "pipeline" {"config": name, "serialize": bool}: Magenta's melody_rnn_create_dataset chain on
-  the loaded protos (spec §4.1): split_note_sequence_on_time_changes, quantize_note_sequence
+  the loaded protos (magenta-behaviour.md: "Data set pipeline"): split_note_sequence_on_time_changes, quantize_note_sequence
   (dropping sequences with the three time errors), magenta's extract_melodies with the
   melody_rnn settings, Melody.squash and the config's encoder's encode; with "serialize", also
   make_sequence_example(...).SerializeToString() as Magenta's EncoderPipeline and writer do.
@@ -65,7 +65,7 @@ def _sequence_id(filename: str, collection: str, source_type: str) -> str:
 
 
 def _encoder_and_range(config: str):
-    """The encoder, note range and transposition key of the four melody_rnn configs (spec §1.2)."""
+    """The encoder, note range and transposition key of the four melody_rnn configs (magenta-behaviour.md: "Configs")."""
     if config == "basic_rnn":
         encoder = encoder_decoder.OneHotEventSequenceEncoderDecoder(
             melody_encoder_decoder.MelodyOneHotEncoding(48, 84)

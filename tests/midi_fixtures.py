@@ -1,4 +1,4 @@
-"""Builders for good and deliberately broken MIDI files (bytes), after the probe in anchors §E.1.
+"""Builders for good and deliberately broken MIDI files (bytes), after the probe in magenta-behaviour.md: "File conversion".
 
 Good files are made with mido; broken ones by writing the chunks by hand, so each fixture has
 exactly one defect.

@@ -1,4 +1,4 @@
-"""The four configs (§1.2, §1.3, §3.5), config validation (§1.4), flags (§1.5) and hparams parsing."""
+"""The four configs (magenta-behaviour.md: "Configs", "Hyperparameters", "Encoding sizes"), config validation (magenta-behaviour.md: "Config validation"), flags (magenta-behaviour.md: "Config flags") and hparams parsing."""
 
 from __future__ import annotations
 
@@ -288,7 +288,7 @@ def test_hparams_constructor_checks_types_and_ranges():
 
 
 # --------------------------------------------------------------------------------------------
-# Config validation (§1.4), flags (§1.5), storage
+# Config validation (magenta-behaviour.md: "Config validation"), flags (magenta-behaviour.md: "Config flags"), storage
 # --------------------------------------------------------------------------------------------
 
 

@@ -497,7 +497,7 @@ def test_encoders_describe_the_spec_layouts():
     assert len(one_hot) == 38
     assert one_hot[:3] == [("no event", 0, 1), ("note off", 1, 2), ("C3", 2, 3)]
     assert one_hot[-1] == ("B5", 37, 38)
-    # §3.3: one-hot [0, 37], lookbacks [38, 75] and [76, 113], counter 114..118, repeats 119, 120.
+    # magenta-behaviour.md: "Lookback encoding": one-hot [0, 37], lookbacks [38, 75] and [76, 113], counter 114..118, repeats 119, 120.
     assert encoders.LookbackEncoder(encoding).feature_blocks() == [
         ("current", 0, 38),
         ("1 bar ago", 38, 76),
@@ -505,7 +505,7 @@ def test_encoders_describe_the_spec_layouts():
         ("counter", 114, 119),
         ("repeat", 119, 121),
     ]
-    # §3.4: note [0, 35], 36 sounding, 37 silence, 38 attack, 39 direction, 40-41 repeats,
+    # magenta-behaviour.md: "Key encoding": note [0, 35], 36 sounding, 37 silence, 38 attack, 39 direction, 40-41 repeats,
     # 42..48 counter, 49 bar start, 50..61 and 62..73 key histograms.
     assert encoders.KeyEncoder(48, 84).feature_blocks() == [
         ("note", 0, 36),

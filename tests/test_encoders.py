@@ -1,4 +1,4 @@
-"""Encoders against the upstream test vectors (spec §8.1, §8.2, §8.6) and a literal reference scan."""
+"""Encoders against the upstream test vectors (magenta-behaviour.md: "Reference test vectors") and a literal reference scan."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from melodylib.errors import MelodylibError
 from melodylib.music.events import NO_EVENT as NO
 from melodylib.music.events import NOTE_OFF as OFF
 
-# The melody of note_seq's lookback and key encoder tests (§8.1), 36 events.
+# The melody of note_seq's lookback and key encoder tests (magenta-behaviour.md: "Reference test vectors"), 36 events.
 TEST_MELODY = [48, NO, 49, 83, OFF] + [NO] * 11 + [48, OFF] + [NO] * 14 + [48, OFF, 49, 82]
 TWINKLE = [60, NO, 60, NO, 67, NO, 67, NO]
 
@@ -41,7 +41,7 @@ CUSTOM_RANGE_MELODY = [CUSTOM_RANGE_PITCHES.get(event, event) for event in TEST_
 
 
 class TrivialOneHotEncoding(OneHotEncoding):
-    """note_seq's toy encoding (§8.2): identity over num_classes events, optional steps per event."""
+    """note_seq's toy encoding (magenta-behaviour.md: "Reference test vectors"): identity over num_classes events, optional steps per event."""
 
     def __init__(self, num_classes: int, num_steps: list[int] | None = None) -> None:
         self.num_classes = num_classes
@@ -59,7 +59,7 @@ class TrivialOneHotEncoding(OneHotEncoding):
 
 
 # --------------------------------------------------------------------------------------------
-# §8.1 MelodyOneHotEncoding
+# magenta-behaviour.md: "Reference test vectors" MelodyOneHotEncoding
 # --------------------------------------------------------------------------------------------
 
 
@@ -99,7 +99,7 @@ def test_one_hot_encoding_constructor_errors(min_note, max_note, message):
 
 
 # --------------------------------------------------------------------------------------------
-# §8.1 OneHotEncoder over a melody encoding (range 60..72)
+# magenta-behaviour.md: "Reference test vectors" OneHotEncoder over a melody encoding (range 60..72)
 # --------------------------------------------------------------------------------------------
 
 
@@ -148,7 +148,7 @@ def test_one_hot_encoder_class_to_event():
 
 
 # --------------------------------------------------------------------------------------------
-# §8.1 LookbackEncoder, default and custom range
+# magenta-behaviour.md: "Reference test vectors" LookbackEncoder, default and custom range
 # --------------------------------------------------------------------------------------------
 
 LOOKBACK_POSITIONS = [0, 1, 2, 3, 4, 16, 17, 32, 33, 34, 35]
@@ -201,7 +201,7 @@ def test_lookback_encoder_custom_range():
 
 
 # --------------------------------------------------------------------------------------------
-# §8.1 KeyEncoder, default and custom range
+# magenta-behaviour.md: "Reference test vectors" KeyEncoder, default and custom range
 # --------------------------------------------------------------------------------------------
 
 KEY_POSITIONS = [0, 1, 2, 3, 4, 15, 16, 17, 32, 33, 34, 35]
@@ -271,7 +271,7 @@ def test_key_encoder_rejects_events_outside_the_range():
 
 
 # --------------------------------------------------------------------------------------------
-# §8.2 encoder_decoder_test (TrivialOneHotEncoding)
+# magenta-behaviour.md: "Reference test vectors" encoder_decoder_test (TrivialOneHotEncoding)
 # --------------------------------------------------------------------------------------------
 
 
@@ -373,7 +373,7 @@ def test_lookback_distances_are_checked():
 
 
 # --------------------------------------------------------------------------------------------
-# §8.6 derived vectors: the "twinkle" primer
+# magenta-behaviour.md: "Reference test vectors" derived vectors: the "twinkle" primer
 # --------------------------------------------------------------------------------------------
 
 
@@ -424,7 +424,7 @@ def test_twinkle_key():
 
 
 # --------------------------------------------------------------------------------------------
-# Literal reference implementations (spec §3, one position at a time) for random melodies
+# Literal reference implementations (magenta-behaviour.md: "Encoder contract", one position at a time) for random melodies
 # --------------------------------------------------------------------------------------------
 
 

@@ -451,7 +451,7 @@ def test_toy_beam_search_looking_ahead_finds_the_best_sequence():
 
 def test_toy_beam_search_iterations_prune_branch_and_extend():
     calls = []
-    # 7 steps, 3 per iteration: a first iteration of 1 step, then 2 of 3 (spec §6.3).
+    # 7 steps, 3 per iteration: a first iteration of 1 step, then 2 of 3 (magenta-behaviour.md: "Beam search").
     counter_search(
         lambda row, length: row % 2,
         num_steps=7,

@@ -1,4 +1,4 @@
-"""Melody events, extraction, squash and transposition (spec §4.5, §4.6; vectors §8.3, §8.4, §8.5)."""
+"""Melody events, extraction, squash and transposition (magenta-behaviour.md: "Melody extraction", "Squash and transposition"; vectors magenta-behaviour.md: "Reference test vectors")."""
 
 from __future__ import annotations
 
@@ -696,7 +696,7 @@ def test_extract_melodies_without_notes_never_checks_the_bar():
     assert melodies == [] and sum(counters.values()) == 0
 
 
-# --- the create_dataset test (§8.5) ----------------------------------------------------------------
+# --- the create_dataset test (magenta-behaviour.md: "Reference test vectors") ----------------------------------------------------------------
 
 CREATE_DATASET_EVENTS = (
     [12]

@@ -187,7 +187,7 @@ def sigmoid(x):
 def reference_attention(
     weights: dict, inputs: np.ndarray, attn_length: int, mask_empty_slots: bool = False
 ):
-    """Straightforward numpy version of spec §5.2 steps 1-8, recomputing every key every step."""
+    """Straightforward numpy version of magenta-behaviour.md: "Network" steps 1-8, recomputing every key every step."""
     batch, steps, _ = inputs.shape
     units = weights["attn_v"].shape[0]
     c = np.zeros((batch, units))

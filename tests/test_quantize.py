@@ -1,4 +1,4 @@
-"""Time-change splitting and quantization (spec §4.3, §4.4; vectors from §8.3 and §8.5)."""
+"""Time-change splitting and quantization (magenta-behaviour.md: "Time-change splitting", "Quantization"; vectors from magenta-behaviour.md: "Reference test vectors")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading MIDI, MusicXML and ABC files, bad inputs, ids (spec §4.2, §7.3; anchors §E)."""
+"""Reading MIDI, MusicXML and ABC files, bad inputs, ids (magenta-behaviour.md: "File conversion"; magenta-behaviour.md: "File conversion")."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-# --- MIDI semantics (spec §4.2) -----------------------------------------------------------------
+# --- MIDI semantics (magenta-behaviour.md: "File conversion") -----------------------------------------------------------------
 def test_midi_instruments_programs_and_drums():
     sequence = midi_to_note_sequence(fixtures.good_midi())
     by_instrument = {}
@@ -104,7 +104,7 @@ def test_midi_without_notes_reads_as_an_empty_sequence():
 
 
 def test_midi_zero_length_notes_are_dropped():
-    # pretty_midi (and so note_seq) drops notes whose on and off share a tick (anchors §E.1)
+    # pretty_midi (and so note_seq) drops notes whose on and off share a tick (magenta-behaviour.md: "File conversion")
     sequence = midi_to_note_sequence(fixtures.zero_length_notes())
     assert [note.pitch for note in sequence.notes] == [67]
 
@@ -268,7 +268,7 @@ def test_extensions_are_case_insensitive(tmp_path):
     assert read_note_sequence(path).source_type == "midi"
 
 
-# --- ids and metadata (spec §7.3) -----------------------------------------------------------------
+# --- ids and metadata (magenta-behaviour.md: "File conversion") -----------------------------------------------------------------
 def test_midi_ids_filenames_and_collection(tmp_path):
     root = tmp_path / "my_songs"
     path = write(root, "folder/song.mid", fixtures.good_midi())

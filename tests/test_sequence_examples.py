@@ -30,7 +30,7 @@ def random_events(
 
 
 def tensorflow_parse(payload: bytes, input_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """TensorFlow's own parser, as Magenta's training input uses it (spec §5.1)."""
+    """TensorFlow's own parser, as Magenta's training input uses it (magenta-behaviour.md: "Batching")."""
     _, sequence = tf.io.parse_single_sequence_example(
         payload,
         sequence_features={

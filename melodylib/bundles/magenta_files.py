@@ -1,6 +1,6 @@
 """Magenta's files, read without Magenta: the `.mag` generator bundle and TF1 checkpoints.
 
-A `.mag` file is a GeneratorBundle protobuf (spec §6.5): generator details (id, description), one
+A `.mag` file is a GeneratorBundle protobuf (magenta-behaviour.md: "Bundles"): generator details (id, description), one
 TF1 V1 checkpoint and the generation metagraph. It is decoded here by hand (four length-delimited
 fields), so neither Magenta nor note_seq is needed; attn_length, which no variable's shape shows,
 is read from the metagraph's state shapes. Checkpoints are read with TensorFlow's checkpoint

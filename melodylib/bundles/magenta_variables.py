@@ -1,4 +1,4 @@
-"""The mapping of Magenta's TF1 variable names and shapes onto melodylib's Keras layers (spec §5.2, §11).
+"""The mapping of Magenta's TF1 variable names and shapes onto melodylib's Keras layers (magenta-behaviour.md: "Network", "Keras port notes").
 
 - BasicLSTMCell: one kernel over [x; h] with gate columns (i, j, f, o) and a constant forget bias of
   1.0 → Keras `kernel` / `recurrent_kernel` with columns (i, f, c=j, o) and the 1.0 folded into `bias`;

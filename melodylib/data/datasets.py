@@ -108,7 +108,7 @@ def is_eval_sequence(sequence_id: str, eval_ratio: float, seed: int = 0) -> bool
     """Whether a sequence belongs to the eval split: a hash of (seed, id) compared with eval_ratio.
 
     Magenta's RandomPartition draws an unseeded random number per sequence instead, so its split
-    changes from run to run (spec §4.8); this one depends only on the id and the seed.
+    changes from run to run (magenta-behaviour.md: "Train/eval split"); this one depends only on the id and the seed.
     """
     if eval_ratio <= 0:
         return False
@@ -149,7 +149,7 @@ class DatasetSummary:
     """What create_dataset did: melodies written per split and Magenta's statistics counters.
 
     `counters` merges both splits under Magenta's short names; `split_counters` keeps them per
-    split, and `magenta_statistics()` gives the names Magenta logs (spec §4.9), e.g.
+    split, and `magenta_statistics()` gives the names Magenta logs (magenta-behaviour.md: "Pipeline statistics"), e.g.
     `DAGPipeline_MelodyExtractor_training_melodies_discarded_too_short`.
     """
 
@@ -181,7 +181,7 @@ class DatasetSummary:
             self.training_steps += sum(lengths)
 
     def magenta_statistics(self) -> dict[str, int]:
-        """The counters under the names Magenta's create_dataset logs (spec §4.9)."""
+        """The counters under the names Magenta's create_dataset logs (magenta-behaviour.md: "Pipeline statistics")."""
         statistics = {
             f"DAGPipeline_RandomPartition_{split}_melodies_count": int(
                 self.counters[f"{split}_melodies_count"]

@@ -1,4 +1,4 @@
-"""The four Melody RNN configurations (§1): encoder, pitch range, key, and hyperparameters.
+"""The four Melody RNN configurations (magenta-behaviour.md: "Configs"): encoder, pitch range, key, and hyperparameters.
 
 `get_config("attention_rnn", "batch_size=64,rnn_layer_sizes=[64,64]")` gives a fresh config with
 Magenta's `--hparams` syntax applied; `config_from_encoder_name` mirrors `--melody_encoder_decoder`;
@@ -327,7 +327,7 @@ def parse_hparams(text: str | None, base: HParams) -> HParams:
 @dataclass
 class MelodyRnnConfig:
     """A generator id and description, the encoder, the pitch range [min_note, max_note), the key to
-    transpose melodies to (None: keep), and the hparams (§1)."""
+    transpose melodies to (None: keep), and the hparams (magenta-behaviour.md: "Configs")."""
 
     name: str
     description: str
@@ -342,7 +342,7 @@ class MelodyRnnConfig:
         self.validate()
 
     def validate(self) -> None:
-        """§1.4: 0 <= min_note, max_note <= 128, at least 12 pitches, key None or 0..11; ranges agree."""
+        """magenta-behaviour.md: "Config validation": 0 <= min_note, max_note <= 128, at least 12 pitches, key None or 0..11; ranges agree."""
         if self.min_note < 0:
             raise MelodylibError(f"config {self.name}: min_note must be >= 0, got {self.min_note}")
         if self.max_note > 128:
@@ -446,7 +446,7 @@ def config_from_dict(values: dict) -> MelodyRnnConfig:
 
 
 def _config_hparams(**values: Any) -> HParams:
-    """Each config's own values over the base defaults (§1.3)."""
+    """Each config's own values over the base defaults (magenta-behaviour.md: "Hyperparameters")."""
     return HParams(**values)
 
 
@@ -486,7 +486,7 @@ def _default_config(name: str) -> MelodyRnnConfig:
             _config_hparams(**_ONE_HOT_HPARAMS),
         )
     if name == "attention_rnn":
-        # Despite its description, attention_rnn uses the key encoder, as in Magenta (§1.2).
+        # Despite its description, attention_rnn uses the key encoder, as in Magenta (magenta-behaviour.md: "Configs").
         return MelodyRnnConfig(
             "attention_rnn",
             "Melody RNN with lookback encoding and attention.",
@@ -537,7 +537,7 @@ def config_from_encoder_name(
     generator_id: str | None = None,
     description: str | None = None,
 ) -> MelodyRnnConfig:
-    """Magenta's `--melody_encoder_decoder` (§1.5): range 48..84, key 0, default encoder settings,
+    """Magenta's `--melody_encoder_decoder` (magenta-behaviour.md: "Config flags"): range 48..84, key 0, default encoder settings,
     base-default hparams merged with `hparams`."""
     if encoder_name == "onehot":
         encoder: EventSequenceEncoder = OneHotEncoder(
@@ -570,7 +570,7 @@ def config_from_flags(
     generator_id: str | None = None,
     generator_description: str | None = None,
 ) -> MelodyRnnConfig:
-    """§1.5: exactly one of --config or --melody_encoder_decoder, plus --hparams and the generator details."""
+    """magenta-behaviour.md: "Config flags": exactly one of --config or --melody_encoder_decoder, plus --hparams and the generator details."""
     if bool(config) == bool(melody_encoder_decoder):
         raise MelodylibError(
             "give exactly one of --config (one of "

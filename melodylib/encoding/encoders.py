@@ -1,4 +1,4 @@
-"""Melody event encodings (§2) and the three sequence encoders of the Melody RNN configs (§3).
+"""Melody event encodings (magenta-behaviour.md: "Event one-hot mapping") and the three sequence encoders of the Melody RNN configs (magenta-behaviour.md: "Encoder contract").
 
 This module is the one place to import encoders from; each family lives in its own module:
 `events_one_hot` (one event <-> one class), `sequence_encoder` (the contract all encoders keep),

@@ -1,4 +1,4 @@
-"""Per-event one-hot encodings (§2): one melody event <-> one class index.
+"""Per-event one-hot encodings (magenta-behaviour.md: "Event one-hot mapping"): one melody event <-> one class index.
 
 `MelodyOneHotEncoding` is the class order every one-hot and lookback encoder builds on: class 0
 is NO_EVENT, class 1 is NOTE_OFF, and class k >= 2 is the pitch min_note + k - 2. Whole event
@@ -74,7 +74,7 @@ class OneHotEncoding:
 
 
 class MelodyOneHotEncoding(OneHotEncoding):
-    """§2.2: index 0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 = pitch min_note + k - 2 (max_note
+    """magenta-behaviour.md: "Event one-hot mapping": index 0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 = pitch min_note + k - 2 (max_note
     exclusive).
     """
 

@@ -146,7 +146,7 @@ def _lookback_label(
     first_lookback_class: int,
     default_event: int,
 ) -> Any:
-    """Lookback labels (§3.3): later distances override earlier ones; the early default-event rule
+    """Lookback labels (magenta-behaviour.md: "Lookback encoding"): later distances override earlier ones; the early default-event rule
     last.
     """
     import tensorflow as tf
@@ -268,7 +268,7 @@ class _GraphLookbackEncoder:
 
 
 class _GraphKeyEncoder:
-    """KeyEncoder (attention_rnn, §3.4) with its prefix scan kept as a running state.
+    """KeyEncoder (attention_rnn, magenta-behaviour.md: "Key encoding") with its prefix scan kept as a running state.
 
     State: the current note (last event that is not NO_EVENT), the attack flag, the melodic
     direction, the pitch-class histogram of every note-on and the "last 3 distinct notes" list

@@ -1,4 +1,4 @@
-"""The key encoder of attention_rnn (§3.4): what is sounding, where the melody goes, and its key.
+"""The key encoder of attention_rnn (magenta-behaviour.md: "Key encoding"): what is sounding, where the melody goes, and its key.
 
 Its input holds, per step, the sounding pitch, attack and direction flags, repeat flags, a step
 counter, a bar-start flag and two guesses of the major key (from every note so far, and from the
@@ -43,7 +43,7 @@ KEY_MEMBERSHIP = _major_key_membership()
 
 
 class KeyEncoder(EventSequenceEncoder):
-    """§3.4 (attention_rnn): sounding note, attack, direction, repeats, counters and key estimates.
+    """magenta-behaviour.md: "Key encoding" (attention_rnn): sounding note, attack, direction, repeats, counters and key estimates.
 
     Input blocks, in order (`blocks_by_name` maps each name to its columns): "note", "sounding",
     "silence", "attack", "up/down", "repeat" (one flag per lookback), "counter", "bar start",
@@ -140,7 +140,7 @@ class KeyEncoder(EventSequenceEncoder):
         return self._inputs(events[:-1]), self._labels(events, indices)[1:]
 
     def _inputs(self, events: np.ndarray) -> np.ndarray:
-        """All rows at once: each state of the prefix scan (§3.4) is computed for every position in
+        """All rows at once: each state of the prefix scan (magenta-behaviour.md: "Key encoding") is computed for every position in
         O(N).
         """
         num_events = len(events)

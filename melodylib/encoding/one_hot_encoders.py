@@ -1,4 +1,4 @@
-"""The two encoders built on a per-event one-hot encoding: one-hot (§3.2) and lookback (§3.3).
+"""The two encoders built on a per-event one-hot encoding: one-hot (magenta-behaviour.md: "One-hot encoding") and lookback (magenta-behaviour.md: "Lookback encoding").
 
 Both name their classes after the one-hot encoding's classes ("no event", "note off", "C3", ...);
 the lookback encoder adds one "repeat the event d steps back" class per lookback distance.
@@ -40,7 +40,7 @@ class _OnOneHotEncoding:
 
 
 class OneHotEncoder(_OnOneHotEncoding, EventSequenceEncoder):
-    """§3.2 (basic_rnn, mono_rnn): input = one-hot of the current event, label = its class."""
+    """magenta-behaviour.md: "One-hot encoding" (basic_rnn, mono_rnn): input = one-hot of the current event, label = its class."""
 
     kind = "onehot"
 
@@ -103,7 +103,7 @@ class OneHotEncoder(_OnOneHotEncoding, EventSequenceEncoder):
 
 
 class LookbackEncoder(_OnOneHotEncoding, EventSequenceEncoder):
-    """§3.3 (lookback_rnn): one-hot plus the events 1 and 2 bars back, a step counter and repeat flags.
+    """magenta-behaviour.md: "Lookback encoding" (lookback_rnn): one-hot plus the events 1 and 2 bars back, a step counter and repeat flags.
 
     Input blocks, in order: "current" (one-hot of the event, `event_block`), one one-hot block per
     lookback distance ("1 bar ago", ..., `lookback_blocks`), "counter" (the binary counter,
@@ -225,7 +225,7 @@ class LookbackEncoder(_OnOneHotEncoding, EventSequenceEncoder):
         for number, distance in enumerate(self.lookback_distances):
             labels[repeat_flags(events, positions, distance) > 0] = num_one_hot + number
         if self.lookback_distances:
-            # Magenta's rule (§3.3): before the last lookback distance every default event is
+            # Magenta's rule (magenta-behaviour.md: "Lookback encoding"): before the last lookback distance every default event is
             # labelled
             # with the last lookback class ("repeat 2 bars ago"), which decodes to the default event
             # there.

@@ -1,4 +1,4 @@
-"""The contract every sequence encoder keeps (§3.1), and the pieces the encoder families share.
+"""The contract every sequence encoder keeps (magenta-behaviour.md: "Encoder contract"), and the pieces the encoder families share.
 
 A sequence encoder turns a list of already-squashed melody events into model inputs (one float
 vector per step) and labels (one class per step), and turns a sampled class back into an event.
@@ -25,7 +25,7 @@ DEFAULT_LOOKBACK_DISTANCES = (
 
 
 class EventSequenceEncoder:
-    """Common contract (§3.1): inputs for every position, labels for every position, training
+    """Common contract (magenta-behaviour.md: "Encoder contract"): inputs for every position, labels for every position, training
     pairs.
     """
 
@@ -107,7 +107,7 @@ class EventSequenceEncoder:
 
     def evaluate_log_likelihood(self, events: Any, softmax: np.ndarray) -> float:
         """Sum of log p(label) of the last len(softmax) events; softmax rows are aligned to the end
-        (§3.1).
+        (magenta-behaviour.md: "Encoder contract").
         """
         events = as_event_array(events)
         softmax = np.asarray(softmax, dtype=np.float64)

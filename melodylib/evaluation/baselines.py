@@ -2,7 +2,7 @@
 
 The models score the same class labels the LSTM predicts, with the same convention, so the loss per
 step is directly comparable: a melody with labels l_0..l_{N-1} (l_p is the label of event p) is
-scored at positions 1..N-1, like the LSTM, whose first event is never a label (§3.1). Position p is
+scored at positions 1..N-1, like the LSTM, whose first event is never a label (magenta-behaviour.md: "Encoder contract"). Position p is
 predicted from the previous min(order-1, p) labels: the context is truncated at the melody start
 (no padding symbol), so the first positions use the lower-order estimate. Fitting counts the same
 positions 1..N-1 of the training melodies.
@@ -179,7 +179,7 @@ class NGramModel:
         sequences: Iterable[Sequence[int] | np.ndarray],
         no_event_label: int | None = None,
     ) -> dict[str, float]:
-        """Magenta's eval metrics over positions 1..N-1 of every sequence (§5.4), token-level means.
+        """Magenta's eval metrics over positions 1..N-1 of every sequence (magenta-behaviour.md: "Loss and metrics"), token-level means.
 
         loss = mean NLL per step (nats); perplexity = exp(loss); accuracy = share of steps whose most
         probable label (lowest index on ties) is the label; with `no_event_label` (the encoder's

@@ -167,7 +167,7 @@ def beam_search(
     branch_factor: int = 1,
     steps_per_iteration: int = 1,
 ) -> tuple[list[list], Any, np.ndarray]:
-    """Magenta's stochastic beam search (spec §6.3), for several independent searches at once.
+    """Magenta's stochastic beam search (magenta-behaviour.md: "Beam search"), for several independent searches at once.
 
     `sequences`, `state` (one row per search) and `scores` give each search's start. Every
     search starts with `beam_size` copies of its sequence. The first iteration branches each
@@ -285,7 +285,7 @@ class MelodyGenerator:
         """`num_outputs` melodies of `num_steps` events in total (primer included; default primer: middle C).
 
         The primer is squashed into the config's range and key, the continuation generated
-        there, and the result transposed back (spec §6.1); the primer comes back unchanged.
+        there, and the result transposed back (magenta-behaviour.md: "Generation"); the primer comes back unchanged.
         """
         primer = check_events(list(primer) if primer is not None else [MIDDLE_C])
         num_steps = _whole("num_steps", num_steps, 1)

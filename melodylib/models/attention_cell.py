@@ -1,4 +1,4 @@
-"""Magenta's attention cell (spec §5.2): one step of attention_rnn's first layer, made to be read.
+"""Magenta's attention cell (magenta-behaviour.md: "Network"): one step of attention_rnn's first layer, made to be read.
 
 `AttentionCell` is what generation runs step by step, and the definition of the maths: the lean
 training layer `melodylib.models.lean.attention_rnn.AttentionRNN` computes the same over whole
@@ -23,7 +23,7 @@ __all__ = ["AttentionCell", "attention_weights"]
 
 @keras.saving.register_keras_serializable(package="melodylib")
 class AttentionCell(keras.layers.Layer):
-    """An LSTM cell wrapped in Magenta's AttentionCellWrapper (spec §5.2), for `keras.layers.RNN`.
+    """An LSTM cell wrapped in Magenta's AttentionCellWrapper (magenta-behaviour.md: "Network"), for `keras.layers.RNN`.
 
     Per step, with x the input and state (c, h, attns, memory, keys):
 
@@ -59,7 +59,7 @@ class AttentionCell(keras.layers.Layer):
         self.output_size = self.units
 
     def build(self, input_shape: Sequence[int | None]) -> None:
-        """Create the weights; their sizes are those of upstream (spec §5.3)."""
+        """Create the weights; their sizes are those of upstream (magenta-behaviour.md: "Parameter counts")."""
         input_size = int(input_shape[-1])
         units = self.units
         self.input_size = input_size

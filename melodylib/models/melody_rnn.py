@@ -9,7 +9,7 @@ arithmetic behind its size. The pieces live beside this module:
 - `initializers.joint_glorot_uniform`: upstream's LSTM initialisation;
 - `step.StepModel`: the trained network run step by step, for generation.
 
-Spec §5.2 (network), §5.3 (parameter counts), §6.2 (step-by-step generation), §11 (Keras notes).
+magenta-behaviour.md: "Network" (network), magenta-behaviour.md: "Parameter counts" (parameter counts), magenta-behaviour.md: "Generation" (step-by-step generation), magenta-behaviour.md: "Keras port notes" (Keras notes).
 
 Layer names are fixed because checkpoints, bundles and the Magenta weight import map onto them:
 
@@ -24,7 +24,7 @@ Layer names are fixed because checkpoints, bundles and the Magenta weight import
 - ``logits``: Dense(num_classes), no activation.
 
 Masking: there is deliberately no Masking layer. Batches are padded only at the *end* of each
-sequence (spec §5.1), and the LSTMs are causal, so the outputs at valid positions never see the
+sequence (magenta-behaviour.md: "Batching"), and the LSTMs are causal, so the outputs at valid positions never see the
 padding; the training loss masks the padded positions out. Running over the padding costs a few
 wasted steps but keeps the model a plain functional graph that generation can run step by step.
 
@@ -102,7 +102,7 @@ def count_parameters(model: keras.Model) -> int:
 
 
 def magenta_parameter_count(config: Any) -> int:
-    """Upstream's parameter count for `config`, from the formulas behind spec §5.3 (current layout).
+    """Upstream's parameter count for `config`, from the formulas behind magenta-behaviour.md: "Parameter counts" (current layout).
 
     Pure arithmetic, no model is built: handy to print next to
     `count_parameters(build_model(config))`.

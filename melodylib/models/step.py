@@ -1,4 +1,4 @@
-"""The step model: a trained network run a few steps at a time, carrying its state (spec §6.2).
+"""The step model: a trained network run a few steps at a time, carrying its state (magenta-behaviour.md: "Generation").
 
 Training maps whole sequences to logits (`melodylib.models.melody_rnn.build_model`); generation
 instead feeds a primer, then one event at a time, and needs the recurrent state between calls.
@@ -60,7 +60,7 @@ def tile_state(state: Sequence[Any], count: int) -> list[Any]:
 
 
 class StepModel:
-    """A compiled, dropout-free step function sharing a trained model's variables (spec §6.2).
+    """A compiled, dropout-free step function sharing a trained model's variables (magenta-behaviour.md: "Generation").
 
     ``__call__(inputs [B, T, input_size], state) -> (logits [B, T, num_classes], new_state)``
     runs all B sequences (outputs × beams) together in one graph call, carrying the full

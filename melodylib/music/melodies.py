@@ -1,6 +1,6 @@
 """Melodies as one event per step, extracted from quantized sequences, squashed and transposed.
 
-A melody is the representation every Melody RNN config is trained on (spec §2.1, §4.5, §4.6):
+A melody is the representation every Melody RNN config is trained on (magenta-behaviour.md: "Melody events", "Melody extraction", "Squash and transposition"):
 a list with one event per 16th-note step, where -2 holds (NO_EVENT), -1 ends the sounding note
 (NOTE_OFF) and 0..127 starts a note of that MIDI pitch. Extraction follows note_seq's
 Melody.from_quantized_sequence and Magenta's extract_melodies rule for rule, so the same MIDI
@@ -42,7 +42,7 @@ KEY_MEMBERSHIP = np.array(
     ]
 )
 
-# Counter names of Magenta's MelodyExtractor (spec §4.9).
+# Counter names of Magenta's MelodyExtractor (magenta-behaviour.md: "Pipeline statistics").
 POLYPHONIC_COUNTER = "polyphonic_tracks_discarded"
 TOO_SHORT_COUNTER = "melodies_discarded_too_short"
 TOO_FEW_PITCHES_COUNTER = "melodies_discarded_too_few_pitches"
@@ -366,7 +366,7 @@ def _melody_from_sorted(
     instrument: int,
     max_events: int | None = None,
 ) -> tuple[Melody, int]:
-    """note_seq's Melody.from_quantized_sequence on one instrument's sorted notes (§4.5).
+    """note_seq's Melody.from_quantized_sequence on one instrument's sorted notes (magenta-behaviour.md: "Melody extraction").
 
     Returns the melody and its length. With `max_events`, only the first max_events events are
     built (the melody is a prefix of the full one) while the length is still the full length: a
@@ -518,7 +518,7 @@ def extract_melodies(
     pad_end: bool = False,
     filter_drums: bool = True,
 ) -> tuple[list[Melody], collections.Counter]:
-    """All melodies of every instrument, filtered as Magenta's extract_melodies (§4.5).
+    """All melodies of every instrument, filtered as Magenta's extract_melodies (magenta-behaviour.md: "Melody extraction").
 
     Returns the melodies and a Counter with Magenta's counter names: the five discard/truncate
     counters (always present) and one key per non-empty histogram bucket of melody lengths in bars,

@@ -1,6 +1,6 @@
 """Splitting a NoteSequence where its tempo or meter changes, and quantizing it onto a step grid.
 
-These are Magenta's TimeChangeSplitter and Quantizer (spec §4.3, §4.4), rebuilt on numpy arrays:
+These are Magenta's TimeChangeSplitter and Quantizer (magenta-behaviour.md: "Time-change splitting", "Quantization"), rebuilt on numpy arrays:
 a melody is only defined on a grid of steps with one tempo and one time signature, so a piece is
 first cut wherever either changes, then each part's note times (seconds) become whole steps.
 Every rounding and ordering rule follows note_seq, so the steps come out identical.
@@ -28,7 +28,7 @@ from melodylib.music.notesequence import (
 DEFAULT_STEPS_PER_QUARTER = 4
 QUANTIZE_CUTOFF = 0.5
 
-# Counter names of Magenta's Quantizer unit (spec §4.9).
+# Counter names of Magenta's Quantizer unit (magenta-behaviour.md: "Pipeline statistics").
 MULTIPLE_TIME_SIGNATURES_COUNTER = "sequences_discarded_because_multiple_time_signatures"
 MULTIPLE_TEMPOS_COUNTER = "sequences_discarded_because_multiple_tempos"
 BAD_TIME_SIGNATURE_COUNTER = "sequences_discarded_because_bad_time_signature"
@@ -135,7 +135,7 @@ def _quantize_times(seconds: np.ndarray, steps_per_second: float) -> np.ndarray:
 
 
 def _split_times(sequence: NoteSequence) -> list[float]:
-    """0, the times where the tempo or time signature really changes, then total_time (§4.3)."""
+    """0, the times where the tempo or time signature really changes, then total_time (magenta-behaviour.md: "Time-change splitting")."""
     total_time = sequence.total_time
     change_times: set[float] = set()
     kinds = (
@@ -253,7 +253,7 @@ def _is_power_of_two(value: int) -> bool:
 
 
 def _check_time_signatures(time_signatures: Sequence[TimeSignature], where: str) -> tuple[int, int]:
-    """The one time signature in force, or an error if it changes or is malformed (§4.4)."""
+    """The one time signature in force, or an error if it changes or is malformed (magenta-behaviour.md: "Quantization")."""
     if not time_signatures:
         numerator, denominator = 4, 4
     else:
@@ -373,7 +373,7 @@ def quantize_note_sequence(
 
     A note's steps are the nearest steps to its start and end (an end equal to the start moves one
     step later). Raises MultipleTimeSignatureError, MultipleTempoError, BadTimeSignatureError or
-    NegativeTimeError (all QuantizationError) as note_seq does (§4.4).
+    NegativeTimeError (all QuantizationError) as note_seq does (magenta-behaviour.md: "Quantization").
     """
     steps_per_quarter = _check_steps_per_quarter(steps_per_quarter)
     columns = sequence.note_arrays()

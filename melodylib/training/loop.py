@@ -1,7 +1,7 @@
 """Training with evaluation in one process: Magenta's melody_rnn_train on Keras 3.
 
 `train` is a loop over the pieces of a run, each in a module of its own:
-- `step`: the compiled step (masked cross-entropy, spec §5.4) and the optimizer (Adam, epsilon
+- `step`: the compiled step (masked cross-entropy, magenta-behaviour.md: "Loss and metrics") and the optimizer (Adam, epsilon
   1e-8, each gradient clipped by its own norm at `clip_norm`, as tf_slim did);
 - `metrics`: Magenta's metrics: loss, perplexity, accuracy, event_accuracy, no_event_accuracy;
 - `checkpoints`: resuming from the latest complete checkpoint (after removing the files of a save

@@ -1,6 +1,6 @@
 """One training step: the optimizer (with its learning rate) and the compiled step function.
 
-The loss is softmax cross-entropy averaged over the real (unmasked) steps of the batch (spec §5.4);
+The loss is softmax cross-entropy averaged over the real (unmasked) steps of the batch (magenta-behaviour.md: "Loss and metrics");
 Adam (epsilon 1e-8) clips each gradient by its own norm at `clip_norm`, as tf_slim did.
 """
 
@@ -30,7 +30,7 @@ def make_optimizer(config: MelodyRnnConfig):
 def make_train_step(model, optimizer, distribution, global_step, no_event_label: int, element_spec):
     """The compiled training step: one batch in, the summed metric terms of the batch out.
 
-    The loss is the mean cross-entropy over the valid steps of the *whole* batch (spec §5.4), so
+    The loss is the mean cross-entropy over the valid steps of the *whole* batch (magenta-behaviour.md: "Loss and metrics"), so
     with several replicas each divides its sum by the global count. Batch and time dimensions are
     left open in the signature, so one trace serves every batch shape.
     """

@@ -1,11 +1,11 @@
-"""Cross-check the bundle fixtures: a plain-numpy forward pass written from the spec (§5.2).
+"""Cross-check the bundle fixtures: a plain-numpy forward pass written from the spec (magenta-behaviour.md: "Network").
 
 Run inside the magenta venv after loglik_reference.py:
 
     /tmp/magenta-venv/bin/python check_numpy_forward.py BUNDLE_DIR LOGLIK_JSON SOFTMAX_NPZ
 
 For every bundle it reads the checkpoint variables by name, runs the network described in
-shared/reference/magenta-melody-rnn.md §5.2 (BasicLSTMCell gates i, j, f, o with forget bias 1.0;
+shared/reference/magenta-melody-rnn.md magenta-behaviour.md: "Network" (BasicLSTMCell gates i, j, f, o with forget bias 1.0;
 attention wrapper on layer 1 only) with numpy in float64, and compares its softmax and
 log-likelihoods with the values Magenta's own graph produced. It is a check of the fixtures and of
 the weight mapping the project needs, not project code.

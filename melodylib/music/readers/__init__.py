@@ -1,13 +1,13 @@
 """Reading music files (MIDI, MusicXML, ABC) into NoteSequences, one file or a whole folder.
 
 Every way a file can fail becomes one `UnreadableFileError` with a short reason code, so a folder
-conversion can skip the file, say why, and count the reasons (spec §7.3; anchors §E):
+conversion can skip the file, say why, and count the reasons (magenta-behaviour.md: "File conversion"; magenta-behaviour.md: "File conversion"):
 
     empty_file, not_midi, truncated, bad_header, no_tracks, smpte_division, type_2_midi,
     bad_data_byte, corrupt_track, too_many_ticks, unsupported_extension, musicxml_parse_error,
     abc_parse_error, duplicate_reference_number, io_error, unknown_error
 
-MIDI goes through mido and pretty_midi (spec §4.2); MusicXML and ABC through music21, whose
+MIDI goes through mido and pretty_midi (magenta-behaviour.md: "File conversion"); MusicXML and ABC through music21, whose
 score we walk ourselves (music21's MIDI writer fails on about one ABC tune in ten).
 pretty_midi and music21 are imported lazily, inside the functions that use them, so importing
 this package is cheap and a process that reads only MIDI never imports music21.

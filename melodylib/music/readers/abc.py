@@ -19,7 +19,7 @@ from melodylib.music.readers.common import describe_error, read_file_bytes
 from melodylib.music.readers.scores import quiet_music21, score_to_note_sequence
 
 _FIELD_LINE = re.compile(r"^([A-Za-z]):(.*)$")
-# File-header fields that every tune inherits (ABC 2.1 §2.2.2). K: is not inherited: it ends a
+# File-header fields that every tune inherits (ABC 2.1 magenta-behaviour.md: "File conversion"). K: is not inherited: it ends a
 # tune header.
 _INHERITED_FIELDS = {"L", "M", "Q"}
 
@@ -209,6 +209,6 @@ def abc_to_note_sequences(text: str, path: str | os.PathLike = "<text>") -> list
     """Every tune of an ABC tunebook, each with its NoteSequence or its error.
 
     Repeats are not expanded. The sequences carry no id or filename yet; read_file_result adds
-    them (spec §7.3).
+    them (magenta-behaviour.md: "File conversion").
     """
     return abc_tunes_to_results(split_abc_tunes(text), path)

@@ -80,7 +80,7 @@ def convert_directory(
     progress: bool = True,
     report: Callable[[str], None] | None = None,
 ) -> ConversionSummary:
-    """Read every music file in a folder into one TFRecord file of NoteSequences (spec §7.3).
+    """Read every music file in a folder into one TFRecord file of NoteSequences (magenta-behaviour.md: "File conversion").
 
     Unreadable files and tunes are skipped; `report` (default: print to stderr) gets one line per
     skipped item. Files are read in parallel processes (`num_workers`, default all cores; serial

@@ -133,7 +133,7 @@ def read_abc_tunes(
         if tune_result.error is not None:
             result.errors.append(tune_result.error)
         else:
-            # Magenta (spec §7.3) hashes "<filename>_<tune>", where note_seq numbers tunes by their
+            # Magenta (magenta-behaviour.md: "File conversion") hashes "<filename>_<tune>", where note_seq numbers tunes by their
             # X: field.
             tag_name = f"{filename}_{tune_result.tune.reference}"
             result.sequences.append(
@@ -146,7 +146,7 @@ def read_abc_tunes(
 # Ids and metadata
 # -------------------------------------------------------------------------------------------------
 def collection_name_of(input_dir: str | os.PathLike) -> str:
-    """Basename of the input folder (spec §7.3).
+    """Basename of the input folder (magenta-behaviour.md: "File conversion").
 
     Magenta takes os.path.basename of the flag as given, so "songs/" gives an empty name; we
     normalise the path first, so "songs/" and "songs" both give "songs".
@@ -155,7 +155,7 @@ def collection_name_of(input_dir: str | os.PathLike) -> str:
 
 
 def sequence_id(source_type: str, collection_name: str, hashed_name: str) -> str:
-    """A sequence's id as note_seq makes it (spec §7.3).
+    """A sequence's id as note_seq makes it (magenta-behaviour.md: "File conversion").
 
     That is "/id/<midi|musicxml|abc>/<collection>/<sha1 of the name>".
     """

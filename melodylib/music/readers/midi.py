@@ -25,7 +25,7 @@ from melodylib.music.notesequence import KeySignature, Note, NoteSequence, Tempo
 from melodylib.music.readers.common import describe_error
 
 # The largest tick of a MIDI file we read, and the one note_seq reads: importing note_seq raises
-# pretty_midi's MAX_TICK from 1e7 to 1e10 for the whole process (anchors §E.1), so Magenta reads
+# pretty_midi's MAX_TICK from 1e7 to 1e10 for the whole process (magenta-behaviour.md: "File conversion"), so Magenta reads
 # long files that pretty_midi alone refuses (a full movement written by music21 at 10080 ticks per
 # quarter passes 1e7 ticks after about 250 bars of 4/4). pretty_midi's guard is there because it
 # builds a table of one float per tick; we read without that table (see `_TickTimeline`), so
@@ -43,7 +43,7 @@ PRETTY_MIDI_INTERNALS = (
 
 
 def midi_to_note_sequence(data: bytes, path: str | os.PathLike = "<bytes>") -> NoteSequence:
-    """A NoteSequence from the bytes of a MIDI file (spec §4.2); `path` names the file in errors.
+    """A NoteSequence from the bytes of a MIDI file (magenta-behaviour.md: "File conversion"); `path` names the file in errors.
 
     Each pretty_midi Instrument (one per track, channel and program) becomes instrument index
     = its position in pretty_midi's list. Like pretty_midi (and so note_seq), zero-length notes
@@ -105,7 +105,7 @@ def _check_midi_header(data: bytes, path: str) -> None:
         raise UnreadableFileError(path, "bad_header", f"unknown MIDI format {midi_format}")
     if midi_format == 2:
         # pretty_midi would overlay the independent patterns of a type-2 file on one timeline
-        # (anchors §E.1: end 1.5 s instead of 3 s), so we refuse it instead of reading it wrongly.
+        # (magenta-behaviour.md: "File conversion": end 1.5 s instead of 3 s), so we refuse it instead of reading it wrongly.
         raise UnreadableFileError(
             path, "type_2_midi", "type-2 (multi-pattern) MIDI files are not supported"
         )
