@@ -81,5 +81,6 @@ def test_doctor_reports_every_check_with_a_fix_for_failures(capsys):
     assert len(results) == len(CHECKS) == len(lines)
     names = [result.name for result in results]
     assert names[:2] == ["Python", "packages"] and "training step" in names and "audio" in names
+    assert "scores" in names
     assert all(result.ok or result.fix for result in results)
     assert Check("x", False, "broken", "do this").format().endswith("fix: do this")

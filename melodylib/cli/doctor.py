@@ -1,8 +1,8 @@
 """`melody_rnn doctor`: check an installation in one command, each problem with its fix.
 
 Reports Python and package versions, whether TensorFlow sees a GPU, whether the course corpus
-is built, whether the pretrained bundles load, which synthesizer plays audio, and the time of
-one training step at the course's default size.
+is built, whether the pretrained bundles load, which synthesizer plays audio, whether scores
+render, and the time of one training step at the course's default size.
 """
 
 from __future__ import annotations
@@ -130,17 +130,32 @@ def check_bundles() -> Check:
 
 def check_audio() -> Check:
     from melodylib.course.display import synthesize, synthesizer_name
+    from melodylib.music import synthesis
     from melodylib.music.melodies import Melody
 
     samples = synthesize(Melody([60, -2, 64, -2, 67]).to_note_sequence(), sample_rate=8000)
     name = synthesizer_name()
     ok = samples.size > 0 and float(abs(samples).max()) > 0
-    detail = f"{name} synthesizer" + (
-        ""
-        if name == "fluidsynth"
-        else " (install pyfluidsynth and libfluidsynth for a piano sound; optional)"
+    detail = synthesis.ENGINE_LABELS[name]
+    if name == "soundfont":
+        detail += f" ({synthesis.default_soundfont().name})"
+    else:
+        why = "; ".join(synthesis._choice.failed.values())
+        detail += f": instruments need midirenderer (pip install midirenderer), {why}"
+    return Check("audio", ok, detail, "reinstall the project (`make setup`)")
+
+
+def check_scores() -> Check:
+    from melodylib.music.notation import render_score
+
+    try:
+        svg = render_score([60, -2, 64, -2, 67, -2, -2, -2], title="doctor")
+    except Exception as error:  # any failure here means no scores in the notebooks
+        return Check("scores", False, f"{type(error).__name__}: {error}", "pip install verovio")
+    notes = svg.count('class="note"')
+    return Check(
+        "scores", notes == 3, f"verovio engraves a score ({notes} notes)", "pip install verovio"
     )
-    return Check("audio", ok, detail, "reinstall pretty_midi (`make setup`)")
 
 
 def check_training_step() -> Check:
@@ -189,6 +204,7 @@ CHECKS = (
     check_corpus,
     check_bundles,
     check_audio,
+    check_scores,
     check_training_step,
 )
 

@@ -485,6 +485,12 @@ def add_generate(subparsers) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="Random seed, for repeatable output."
     )
+    add_boolean(
+        parser,
+        "musicxml",
+        False,
+        "Also write a MusicXML score beside each MIDI file (the primer coloured apart)",
+    )
     add_log_flag(parser)
     parser.set_defaults(run=run_generate)
 
@@ -541,10 +547,11 @@ def run_generate(flags: argparse.Namespace) -> int:
         seed=flags.seed,
         qpm=qpm or 120.0,
     )
-    paths = generation.write_melodies(melodies, flags.output_dir)
+    paths = generation.write_melodies(melodies, flags.output_dir, musicxml=flags.musicxml)
     for melody, path in zip(melodies, paths):
         print(f"{path}: log-likelihood {melody.log_likelihood:.3f}")
-    print(f"Wrote {len(paths)} MIDI files to {flags.output_dir}.")
+    scores = " and MusicXML scores" if flags.musicxml else ""
+    print(f"Wrote {len(paths)} MIDI files{scores} to {flags.output_dir}.")
     return 0
 
 

@@ -585,11 +585,25 @@ def write_melodies(
     melodies: Sequence[GeneratedMelody],
     output_dir: str | os.PathLike,
     when: datetime.datetime | None = None,
+    musicxml: bool = False,
 ) -> list[Path]:
-    """Write each melody (primer included, velocity 100, its qpm) as a MIDI file; returns the paths."""
+    """Write each melody (primer included, velocity 100, its qpm) as a MIDI file; returns the paths.
+
+    With `musicxml`, a MusicXML score of each melody (the primer coloured apart) goes beside its
+    MIDI file, with the same name and the suffix .musicxml.
+    """
     from melodylib.music.notesequence import write_midi
 
     paths = output_filenames(output_dir, len(melodies), when)
     for melody, path in zip(melodies, paths):
         write_midi(melody.to_note_sequence(), path)
+        if musicxml:
+            from melodylib.music.notation import write_musicxml
+
+            write_musicxml(
+                melody.events,
+                path.with_suffix(".musicxml"),
+                primer_steps=melody.primer_length,
+                title=path.stem,
+            )
     return paths
