@@ -34,7 +34,7 @@ _PUBLIC_API: dict[str, str] = {
     "NO_EVENT": "music.melodies",
     "NOTE_OFF": "music.melodies",
     "Melody": "music.melodies",
-    "extract_melodies": "music.melodies",
+    "extract_melodies": "music.extraction",
     "quantize_note_sequence": "music.quantize",
     "split_on_time_changes": "music.quantize",
     # encoding and configs
@@ -59,7 +59,7 @@ _PUBLIC_API: dict[str, str] = {
     "save_bundle": "bundles.bundle",
     "MelodyGenerator": "generation.generator",
     "melody_log_likelihood": "generation.generator",
-    "parse_primer_melody": "generation.generator",
+    "parse_primer_melody": "generation.primers",
     "write_melodies": "generation.generator",
     "evaluate_model": "evaluation.metrics",
     "melody_statistics": "evaluation.music_statistics",

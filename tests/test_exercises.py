@@ -366,7 +366,9 @@ def test_lookback_labels_never_raises_on_nonsense(answer, capsys):
 
 def test_solution_by_notebook_name_passes_every_checker(tunes, capsys):
     answers = exercises.solution("03_event_encoding")
-    assert set(answers) == {"one_hot_labels", "lookback_labels"}
+    assert set(answers) == {"one_hot_encode", "one_hot_decode", "one_hot_labels", "lookback_labels"}
+    assert exercises.check_one_hot_encode(answers["one_hot_encode"])
+    assert exercises.check_one_hot_decode(answers["one_hot_decode"])
     assert "one_hot_labels: [14, 0" in capsys.readouterr().out
     assert exercises.check_one_hot_labels(answers["one_hot_labels"])
     assert exercises.check_lookback_labels(answers["lookback_labels"])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from melodylib.course import exercises
-from melodylib.generation.generator import parse_primer_melody
+from melodylib.generation.primers import parse_primer_melody
 
 NONSENSE = [
     None,
@@ -263,6 +263,6 @@ def test_perplexity_never_raises_on_nonsense(answer, capsys):
 )
 def test_solutions_are_registered_and_pass_their_checkers(notebook, name, capsys):
     answers = exercises.solution(notebook, show=False)
-    assert list(answers) == [name]
+    assert name in answers
     checker = getattr(exercises, f"check_{name}")
     assert checker(answers[name]) is True

@@ -15,17 +15,15 @@ from melodylib.bundles.reading import load_bundle
 from melodylib.cli import main as cli
 from melodylib.encoding.configs import get_config
 from melodylib.errors import MelodylibError
+from melodylib.generation.beam_search import beam_search
 from melodylib.generation.generator import (
-    MIDDLE_C,
     GeneratedMelody,
     MelodyGenerator,
-    beam_search,
     melody_log_likelihood,
     output_filenames,
-    parse_primer_melody,
-    primer_from_midi,
     write_melodies,
 )
+from melodylib.generation.primers import MIDDLE_C, parse_primer_melody, primer_from_midi
 from melodylib.models.melody_rnn import build_model
 from melodylib.music.melodies import NO_EVENT, NOTE_OFF, Melody
 

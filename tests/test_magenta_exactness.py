@@ -31,7 +31,8 @@ from melodylib.data.datasets import (
     melodies_from_note_sequence,
 )
 from melodylib.encoding.configs import CONFIG_NAMES, get_config
-from melodylib.music.melodies import Melody, extract_melodies_with_statistics
+from melodylib.music.extraction import extract_melodies_with_statistics
+from melodylib.music.melodies import Melody
 from melodylib.music.notesequence import read_note_sequences
 from melodylib.music.quantize import (
     QuantizationError,

@@ -5,17 +5,19 @@ from __future__ import annotations
 import pytest
 
 from melodylib.errors import MelodylibError
-from melodylib.music.melodies import (
-    NO_EVENT,
-    NOTE_OFF,
-    BadNoteError,
-    Melody,
+from melodylib.music.extraction import (
     NonIntegerStepsPerBarError,
     PolyphonicMelodyError,
     extract_melodies,
     extract_melodies_with_statistics,
     length_histogram_labels,
     melody_from_quantized_sequence,
+)
+from melodylib.music.melodies import (
+    NO_EVENT,
+    NOTE_OFF,
+    BadNoteError,
+    Melody,
     melody_to_note_sequence,
 )
 from melodylib.music.notesequence import Note, NoteSequence, Tempo, TimeSignature

@@ -186,9 +186,18 @@ def test_generate_writes_a_musicxml_score_beside_each_midi_file(tmp_path):
     from melodylib.cli import main as cli
     from melodylib.course.shipped import bundle_path
 
-    status = cli.main(["generate", f"--bundle_file={bundle_path('basic_rnn')}", "--num_outputs=2",
-                       "--num_steps=48", "--primer_melody=[60, -2, 62, -2, 64, -2, 65, -2]",
-                       f"--output_dir={tmp_path}", "--seed=4", "--musicxml"])
+    status = cli.main(
+        [
+            "generate",
+            f"--bundle_file={bundle_path('basic_rnn')}",
+            "--num_outputs=2",
+            "--num_steps=48",
+            "--primer_melody=[60, -2, 62, -2, 64, -2, 65, -2]",
+            f"--output_dir={tmp_path}",
+            "--seed=4",
+            "--musicxml",
+        ]
+    )
     assert status == 0
     midi_files = sorted(tmp_path.glob("*.mid"))
     assert len(midi_files) == 2
@@ -196,7 +205,9 @@ def test_generate_writes_a_musicxml_score_beside_each_midi_file(tmp_path):
         score = midi_file.with_suffix(".musicxml")
         assert score.exists()
         _, measures, notes = parse(score.read_text())
-        played = [note.pitch for note in pretty_midi.PrettyMIDI(str(midi_file)).instruments[0].notes]
+        played = [
+            note.pitch for note in pretty_midi.PrettyMIDI(str(midi_file)).instruments[0].notes
+        ]
         assert [pitch for pitch, _ in merged_sounding_notes(notes) if pitch is not None] == played
         assert len(measures) == 3  # 48 steps of 4/4
         colours = {(note["color"] or "").upper() for note in notes if note["pitch"]}

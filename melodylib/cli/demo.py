@@ -48,7 +48,8 @@ def run_demo(
     matplotlib.use("Agg")
     from melodylib.bundles.reading import load_bundle
     from melodylib.course.display import plot_piano_rolls, write_wav
-    from melodylib.generation.generator import MelodyGenerator, parse_primer_melody, write_melodies
+    from melodylib.generation.generator import MelodyGenerator, write_melodies
+    from melodylib.generation.primers import parse_primer_melody
     from melodylib.music.notesequence import NoteSequence
 
     bundles = shipped_bundles(bundle_dir)

@@ -216,8 +216,9 @@ class MelodyPanel:
         if not any(event >= 0 for event in self.primer):
             self.status.value = "Play at least one note first: the model continues a melody."
             return None
-        generator = self._generator(self.config.value)
+        first_use = self.config.value not in self._generators
         started = time.perf_counter()
+        generator = self._generator(self.config.value)
         self.result = generator.generate(
             self.primer,
             num_steps=len(self.primer) + self.num_steps.value,
@@ -229,7 +230,8 @@ class MelodyPanel:
         self.status.value = (
             f"{self.config.value} added {self.num_steps.value} steps in "
             f"{self.seconds:.2f} s (temperature {self.temperature.value:.1f}, "
-            f"beam size {self.beam_size.value})."
+            f"beam size {self.beam_size.value})"
+            + ("; the first time, that includes loading the model." if first_use else ".")
         )
         self._draw(self.result.events, self.result.primer_length)
         return self.result

@@ -29,7 +29,8 @@ from melodylib.atomic import write_text_atomically
 from melodylib.data.sequence_examples import parse_sequence_example, sequence_example_bytes
 from melodylib.encoding.configs import MelodyRnnConfig, get_config
 from melodylib.errors import MelodylibError
-from melodylib.music.melodies import Melody, extract_melodies_with_statistics
+from melodylib.music.extraction import extract_melodies_with_statistics
+from melodylib.music.melodies import Melody
 from melodylib.music.notesequence import NoteSequence
 from melodylib.music.quantize import split_and_quantize
 from melodylib.tfrecords import (

@@ -17,10 +17,9 @@ Differences from Magenta, on purpose:
 
 from __future__ import annotations
 
-import ast
 import datetime
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,12 @@ import numpy as np
 
 from melodylib.encoding.configs import MelodyRnnConfig
 from melodylib.errors import MelodylibError
-from melodylib.music import events as events_module
-from melodylib.music.melodies import NO_EVENT, Melody
-
-MIDDLE_C = 60
-TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e\u201a\u2032\u2033"
+from melodylib.generation.beam_search import beam_search
+from melodylib.generation.primers import (
+    MIDDLE_C,
+    check_events,
+)
+from melodylib.music.melodies import Melody
 
 
 @dataclass
@@ -62,176 +62,6 @@ class GeneratedMelody:
     def to_note_sequence(self, velocity: int = 100):
         """The melody as a NoteSequence at this melody's tempo (for MIDI files, plots and audio)."""
         return Melody(list(self.events)).to_note_sequence(velocity=velocity, qpm=self.qpm)
-
-
-# --- primers ---------------------------------------------------------------------------------
-def parse_primer_melody(text: str) -> list[int]:
-    """Parse `--primer_melody`, a Python list of events such as "[60, -2, 60, -2, 67, -2]"."""
-    if not isinstance(text, str):
-        raise MelodylibError(
-            f'--primer_melody must be text such as "[60, -2, 62]", got {type(text).__name__}'
-        )
-    if any(quote in text for quote in TYPOGRAPHIC_QUOTES):
-        # Magenta's generator hung on these (magenta#615): they come from pasting into a word processor.
-        raise MelodylibError(
-            f"--primer_melody {text!r} contains typographic quotes (“ ” ‘ ’), probably pasted from a "
-            'document; use plain quotes or none, e.g. --primer_melody="[60, -2, 60, -2, 67]"'
-        )
-    try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise MelodylibError(
-            f'--primer_melody {text!r} is not a list of events; write e.g. "[60, -2, 60, -2, 67, -2]" '
-            "(-2 = hold, -1 = note off, 0..127 = a new note)"
-        ) from None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        raise MelodylibError(
-            f"--primer_melody {text!r} must be a list of whole numbers, e.g. [60, -2, 62]"
-        )
-    return check_events(list(value), "--primer_melody")
-
-
-def check_events(events: Sequence[int], what: str = "primer") -> list[int]:
-    """Check that a primer is a non-empty list of events -2, -1 or a MIDI pitch 0..127."""
-    return events_module.check_events(events, what, allow_empty=False)
-
-
-def primer_from_note_sequence(
-    sequence, steps_per_quarter: int = 4
-) -> tuple[list[int], float, bool]:
-    """A primer melody from a NoteSequence: (events, qpm, was_polyphonic).
-
-    All non-drum notes are taken as one line; where several start together the highest wins
-    (Magenta's ignore_polyphonic_notes). The qpm is the sequence's first tempo (else 120).
-    """
-    from melodylib.music.melodies import melody_from_quantized_sequence
-    from melodylib.music.quantize import quantize_note_sequence
-
-    qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
-    merged = sequence.copy()
-    for note in merged.notes:
-        note.instrument = 0
-    merged.tempos = merged.tempos[:1]
-    merged.time_signatures = merged.time_signatures[:1]
-    quantized = quantize_note_sequence(merged, steps_per_quarter)
-    pitched = ~quantized.is_drum.astype(bool)
-    starts = (
-        np.asarray(quantized.start_step)[pitched]
-        if len(quantized.start_step)
-        else np.array([], dtype=int)
-    )
-    polyphonic = len(starts) != len(set(starts.tolist()))
-    melody = melody_from_quantized_sequence(
-        quantized,
-        search_start_step=0,
-        instrument=0,
-        gap_bars=float("inf"),
-        ignore_polyphonic_notes=True,
-    )
-    events = list(melody.events)
-    if not events:
-        raise MelodylibError(
-            f"{sequence.filename or 'the primer'} has no (non-drum) notes to use as a primer"
-        )
-    # The primer starts at its first note's bar in extraction; keep the leading silence from step 0.
-    events = [NO_EVENT] * int(melody.start_step) + events
-    return events, float(qpm), polyphonic
-
-
-def primer_from_midi(path: str | os.PathLike) -> tuple[list[int], float, bool]:
-    """A primer melody from a MIDI file: (events, qpm, was_polyphonic); the file's first tempo is kept."""
-    from melodylib.music.readers import read_note_sequence
-
-    if not Path(path).is_file():
-        raise MelodylibError(f"--primer_midi {path}: no such file")
-    return primer_from_note_sequence(read_note_sequence(path))
-
-
-# --- the beam search -------------------------------------------------------------------------
-StepFunction = Callable[[list, Any, np.ndarray], "tuple[Any, np.ndarray]"]
-SelectFunction = Callable[[Any, np.ndarray], Any]
-
-
-def beam_search(
-    sequences: Sequence[list],
-    state: Any,
-    scores: Sequence[float],
-    step: StepFunction,
-    select: SelectFunction,
-    num_steps: int,
-    beam_size: int = 1,
-    branch_factor: int = 1,
-    steps_per_iteration: int = 1,
-) -> tuple[list[list], Any, np.ndarray]:
-    """Magenta's stochastic beam search (magenta-behaviour.md: "Beam search"), for several independent searches at once.
-
-    `sequences`, `state` (one row per search) and `scores` give each search's start. Every
-    search starts with `beam_size` copies of its sequence. The first iteration branches each
-    copy `branch_factor` times and extends it ((num_steps - 1) % steps_per_iteration) + 1
-    steps; every later iteration keeps each search's `beam_size` best rows (ties: the earlier
-    row), branches them and extends them `steps_per_iteration` steps.
-
-    `step(rows, state, scores) -> (state, scores)` extends every row (a list, appended to in
-    place) of every search by one event in one call; `select(state, indices)` returns the
-    state rows at `indices` (in that order). Returns each search's best sequence, the state
-    of those rows and their scores.
-    """
-    num_searches = len(sequences)
-    for name, value in (
-        ("beam_size", beam_size),
-        ("branch_factor", branch_factor),
-        ("steps_per_iteration", steps_per_iteration),
-    ):
-        if int(value) != value or value < 1:
-            raise MelodylibError(f"--{name} must be a whole number of at least 1, got {value}")
-    if num_steps < 0:
-        raise MelodylibError(f"the number of steps to generate must be 0 or more, got {num_steps}")
-    rows = np.repeat(np.arange(num_searches), beam_size)
-    histories = [list(sequences[row]) for row in rows]
-    state = select(state, rows)
-    scores = np.asarray(scores, dtype=np.float64)[rows]
-    rows_per_search = beam_size
-
-    def keep(indices: np.ndarray) -> None:
-        nonlocal histories, state, scores
-        histories = [list(histories[index]) for index in indices]
-        state = select(state, indices)
-        scores = scores[indices]
-
-    steps_left = num_steps
-    steps_now = (num_steps - 1) % steps_per_iteration + 1 if num_steps else 0
-    first = True
-    while steps_left > 0:
-        if not first:
-            survivors = []
-            for search in range(num_searches):
-                block = np.arange(search * rows_per_search, (search + 1) * rows_per_search)
-                # A stable sort on -score keeps heapq.nlargest's order: best first, ties by position.
-                survivors.append(block[np.argsort(-scores[block], kind="stable")[:beam_size]])
-            keep(np.concatenate(survivors))
-            rows_per_search = min(rows_per_search, beam_size)
-        if branch_factor > 1:
-            keep(np.repeat(np.arange(len(histories)), branch_factor))
-            rows_per_search *= branch_factor
-        for _ in range(steps_now):
-            state, scores = step(histories, state, scores)
-            scores = np.asarray(scores, dtype=np.float64)
-        steps_left -= steps_now
-        steps_now = steps_per_iteration
-        first = False
-    best = np.array(
-        [
-            search * rows_per_search
-            + int(np.argmax(scores[search * rows_per_search : (search + 1) * rows_per_search]))
-            for search in range(num_searches)
-        ],
-        dtype=np.int64,
-    )
-    return [histories[row] for row in best], select(state, best), scores[best]
 
 
 # --- the model side --------------------------------------------------------------------------

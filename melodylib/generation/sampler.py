@@ -11,6 +11,7 @@ uniform numbers as the Python loop's, so a seed gives the same melodies on eithe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -65,9 +66,14 @@ class CompiledSampler:
         self.cells = step_model.cells
         self.state_counts = [len(cell.state_size) for cell in self.cells]
         self.logits_layer = step_model.logits_layer
-        self._sample = tf.function(self._sample_loop, reduce_retracing=True)
-        self._prime = tf.function(self._prime_encoder, reduce_retracing=True)
-        self._extend = tf.function(self._step, reduce_retracing=True)
+        # Partials, not bound methods: one retracing record per sampler (see StepModel).
+        self._sample = tf.function(
+            partial(CompiledSampler._sample_loop, self), reduce_retracing=True
+        )
+        self._prime = tf.function(
+            partial(CompiledSampler._prime_encoder, self), reduce_retracing=True
+        )
+        self._extend = tf.function(partial(CompiledSampler._step, self), reduce_retracing=True)
 
     # --- the Python-facing calls --------------------------------------------------------------
     def start(

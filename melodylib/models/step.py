@@ -9,6 +9,7 @@ search and for several outputs per primer.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,7 +98,14 @@ class StepModel:
             tf.TensorSpec([None, None, self.input_size], tf.float32, name="inputs"),
             [tf.TensorSpec([None, size], tf.float32) for size in self.state_sizes],
         ]
-        self._function = tf.function(self._run, input_signature=signature, reduce_retracing=True)
+        # One tf.function per StepModel, around a partial of its own: TensorFlow's frequent-
+        # retracing detector keys a bound method on its code object, shared by every instance,
+        # so the fifth model loaded would otherwise be reported as retracing.
+        self._function = tf.function(
+            functools.partial(StepModel._run, self),
+            input_signature=signature,
+            reduce_retracing=True,
+        )
 
     def _run(self, inputs: Any, state: list[Any]) -> tuple[Any, list[Any]]:
         outputs = inputs

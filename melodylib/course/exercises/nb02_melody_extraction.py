@@ -45,7 +45,7 @@ def check_surviving_melody(answer: Any) -> bool:
     bar or more inside). Any melody that comes out whole (or cut to 512 steps) passes.
     """
     from melodylib.course.display import PITCH_CLASS_NAMES
-    from melodylib.music.melodies import (
+    from melodylib.music.extraction import (
         TOO_FEW_PITCHES_COUNTER,
         TOO_SHORT_COUNTER,
         TRUNCATED_COUNTER,
