@@ -1,4 +1,4 @@
-"""Training curves: one panel per metric, training solid and validation dashed, for one run or
+"""Training curves: one panel per metric, training solid and eval (held-out) dashed, for one run or
 several.
 """
 
@@ -156,7 +156,7 @@ def plot_training_curves(
     title: str | None = None,
     log_scale: bool = False,
 ):
-    """Plot training curves, one panel per metric: training solid, validation dashed; returns the Figure.
+    """Plot training curves, one panel per metric: training solid, eval dashed; returns the Figure.
 
     `history` is one run or several. A run is a dict of metric -> values (keys `val_...`/`eval_...`
     are validation; a "step" list gives the x axis, else epochs), a Keras History, a list of
@@ -193,7 +193,7 @@ def plot_training_curves(
             color = f"C{index % 10}"
             for curves, style, part in (
                 (run.train, "-", "train"),
-                (run.validation, "--", "validation"),
+                (run.validation, "--", "eval"),
             ):
                 if metric not in curves:
                     continue

@@ -393,7 +393,7 @@ def plot_probabilities(
             frameon=False,
             borderaxespad=0.2,
         )
-    axes.set_xlabel("step t (the row shows p(event at t+1 | events up to t))")
+    axes.set_xlabel("step t (the column shows p(event at t+1 | events up to t))")
     axes.set_ylabel("next event")
     axes.set_title(title or "next-event probabilities", loc="left")
     return figure

@@ -112,12 +112,17 @@ def _pitch_limits(rolls: Sequence[_Roll], margin: int) -> tuple[int, int]:
     return max(0, int(pitches.min()) - margin), min(127, int(pitches.max()) + margin)
 
 
-def _pitch_ticks(low: int, high: int) -> list[int]:
-    """Which pitch rows get a name: all of them in a narrow range, fewer as the range grows."""
+LABELS_PER_INCH = 7  # pitch names at the tick font size that still do not touch
+
+
+def _pitch_ticks(low: int, high: int, height_inches: float = 4.0) -> list[int]:
+    """Which pitch rows get a name: every row when they fit the axes' height, else C, E and G,
+    else only the Cs, so that labels never overlap however small the panel."""
     span = high - low + 1
-    if span <= 26:
+    room = max(1.0, height_inches * LABELS_PER_INCH)
+    if span <= room:
         keep = set(range(12))
-    elif span <= 50:
+    elif span * 3 / 12 <= room:
         keep = {0, 4, 7}  # C, E, G
     else:
         keep = {0}  # C only
@@ -208,7 +213,7 @@ def _draw_roll(
             )
     axes.set_xlim(0, max(time_limit, 1e-6))
     axes.set_ylim(low - 0.5, high + 0.5)
-    ticks = _pitch_ticks(low, high)
+    ticks = _pitch_ticks(low, high, axes.get_position().height * axes.figure.get_figheight())
     axes.yaxis.set_major_locator(FixedLocator(ticks))
     axes.set_yticklabels([pitch_name(pitch) for pitch in ticks])
     # Time ticks on bar lines (every few bars when the piece is long), minor ticks on beats.
