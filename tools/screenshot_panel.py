@@ -81,48 +81,51 @@ def start_jupyterlab(folder: Path, port: int, token: str) -> subprocess.Popen:
 
 
 def run_notebook_and_photograph(url: str, output: Path, chromium: str) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error, sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1200, "height": 2000})
-        print("opening the notebook", flush=True)
-        page.goto(url)
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000
-        )
-        page.click(".jp-Notebook")
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+Shift+c")
-        page.keyboard.type("Run All Cells")
-        page.keyboard.press("Enter")
-        print("running all cells", flush=True)
-        continue_button = page.locator("button.widget-button", has_text="Continue").first
-        continue_button.wait_for(timeout=900_000)
-        page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=900_000
-        )
-        print("playing on the panel", flush=True)
-        for key in ("E4", "G4", "A4", "G4"):
-            page.locator("button.widget-button", has_text=key).first.click()
-        continue_button.click()
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.widget-html')]"
-            ".some(element => element.innerText.includes('added'))",
-            timeout=120_000,
-        )
-        time.sleep(2)
-        dismiss = page.locator(".jp-toast-container button", has_text="No")
-        if dismiss.count():
-            dismiss.first.click()
-        panel = continue_button.locator(
-            "xpath=ancestor::div[contains(@class,'jp-OutputArea-output')]"
-        )
-        panel.first.scroll_into_view_if_needed()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        panel.first.screenshot(path=str(output))
-        browser.close()
+        try:
+            _drive(page, url, output)
+        except Error:
+            failed = output.with_name(output.stem + "_failed.png")
+            page.screenshot(path=str(failed))
+            print(f"failed; the page as it was is in {failed}", flush=True)
+            raise
+        finally:
+            browser.close()
+
+
+def _drive(page, url: str, output: Path) -> None:
+    """Run the notebook, play on the panel and photograph it."""
+    print("opening the notebook", flush=True)
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    print("running all cells", flush=True)
+    continue_button = page.locator("button.widget-button", has_text="Continue").first
+    continue_button.wait_for(timeout=900_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=900_000)
+    print("playing on the panel", flush=True)
+    for key in ("E4", "G4", "A4", "G4"):
+        page.locator("button.widget-button", has_text=key).first.click()
+    continue_button.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-html')]"
+        ".some(element => element.innerText.includes('added'))",
+        timeout=120_000,
+    )
+    time.sleep(2)
+    dismiss = page.locator(".jp-toast-container button", has_text="No")
+    if dismiss.count():
+        dismiss.first.click()
+    panel = continue_button.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')]")
+    panel.first.scroll_into_view_if_needed()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    panel.first.screenshot(path=str(output))
 
 
 def main() -> int:
