@@ -107,7 +107,7 @@ def _drive(page, url: str, output: Path) -> None:
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     print("running all cells", flush=True)
     continue_button = page.locator("button.widget-button", has_text="Continue").first
-    continue_button.wait_for(timeout=900_000)
+    continue_button.wait_for(timeout=int(os.environ.get("PANEL_TIMEOUT_MS", "900000")))
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=900_000)
     print("playing on the panel", flush=True)
     for key in ("E4", "G4", "A4", "G4"):
