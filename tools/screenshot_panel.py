@@ -17,6 +17,7 @@ Steps:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shutil
@@ -98,10 +99,16 @@ def run_notebook_and_photograph(url: str, output: Path, chromium: str) -> None:
 
 
 def _drive(page, url: str, output: Path) -> None:
+    from playwright.sync_api import Error
+
     """Run the notebook, play on the panel and photograph it."""
     print("opening the notebook", flush=True)
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    select_kernel = page.locator(".jp-Dialog button", has_text="Select")
+    # JupyterLab may ask which kernel to start: the notebook's own, "Python (melodylib)".
+    with contextlib.suppress(Error):
+        select_kernel.first.click(timeout=15_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()

@@ -89,20 +89,29 @@ class MelodyPanel:
     def _build_widgets(self) -> None:
         widgets = _widgets()
         names = list(self.bundles)
-        self.config = widgets.Dropdown(options=names, value=names[-1], description="config")
+        labelled = {"style": {"description_width": "initial"}}  # labels never cut short
+        self.config = widgets.Dropdown(
+            options=names, value=names[-1], description="config", **labelled
+        )
         self.temperature = widgets.FloatSlider(
-            value=1.0, min=0.1, max=2.0, step=0.1, description="temperature"
+            value=1.0, min=0.1, max=2.0, step=0.1, description="temperature", **labelled
         )
         self.num_steps = widgets.IntSlider(
-            value=64, min=16, max=256, step=16, description="add steps"
+            value=64, min=16, max=256, step=16, description="add steps", **labelled
         )
-        self.beam_size = widgets.IntSlider(value=1, min=1, max=8, description="beam size")
+        self.beam_size = widgets.IntSlider(
+            value=1, min=1, max=8, description="beam size", **labelled
+        )
         self.instrument = widgets.Dropdown(
             options=["piano", "flute", "violin", "clarinet", "guitar", "vibraphone"],
             description="sound",
+            **labelled,
         )
         self.note_length = widgets.ToggleButtons(
-            options=list(NOTE_LENGTHS), value="8th", description="length"
+            options=list(NOTE_LENGTHS),
+            value="8th",
+            description="note length",
+            style={"description_width": "initial", "button_width": "64px"},
         )
         self.key_buttons = {
             pitch: self._key_button(pitch) for pitch in range(LOWEST_KEY, HIGHEST_KEY + 1)
@@ -138,7 +147,9 @@ class MelodyPanel:
         )
 
     def _button(self, label: str, action, style: str = "") -> Any:
-        button = _widgets().Button(description=label, button_style=style, layout={"width": "auto"})
+        button = _widgets().Button(
+            description=label, button_style=style, layout={"width": "88px", "margin": "0 4px"}
+        )
         button.on_click(lambda _button: action())
         return button
 
@@ -149,7 +160,7 @@ class MelodyPanel:
             tooltip=f"MIDI {pitch}",
             layout={"width": "42px", "height": "48px" if black else "64px", "padding": "0"},
         )
-        button.style.button_color = "#333333" if black else "#ffffff"
+        button.style.button_color = "#333333" if black else "#f2f2f2"
         button.style.text_color = "#ffffff" if black else "#000000"
         button.style.font_size = "9px"
         button.on_click(lambda _button: self.press(pitch))
