@@ -1,4 +1,4 @@
-"""NoteSequence files: TFRecord writing/reading and MIDI output (music.py)."""
+"""NoteSequence files: TFRecord writing/reading and MIDI output (music/notesequence.py)."""
 
 from __future__ import annotations
 

@@ -212,3 +212,14 @@ def test_generate_writes_a_musicxml_score_beside_each_midi_file(tmp_path):
         assert len(measures) == 3  # 48 steps of 4/4
         colours = {(note["color"] or "").upper() for note in notes if note["pitch"]}
         assert notation.PRIMER_COLOR.upper() in colours
+
+
+def test_minor_keys_are_written_with_their_own_signature():
+    for tonic, fifths in ((1, "4"), (8, "5"), (3, "-6"), (9, "0")):  # C#, G#, E-flat and A minor
+        sequence = NoteSequence(
+            notes=[Note(60 + tonic, 80, 0.0, 0.5)],
+            total_time=0.5,
+            key_signatures=[KeySignature(0.0, tonic, 1)],
+        )
+        root, _, _ = parse(notation.to_musicxml(sequence))
+        assert root.findtext("./part/measure/attributes/key/fifths") == fifths

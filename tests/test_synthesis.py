@@ -122,3 +122,11 @@ def test_an_unreadable_soundfont_falls_back_with_one_line_naming_it(tmp_path, mo
 
 def _failing_engine(sequence, sample_rate):
     raise OSError("libfluidsynth not found")
+
+
+def test_drums_keep_their_notes_when_an_instrument_is_chosen():
+    sequence = NoteSequence(
+        notes=[Note(36, 90, 0, 1, 0, 0, True), Note(40, 90, 0, 1)], total_time=1
+    )
+    fitted, moved = synthesis.fit_to_range(sequence, synthesis.instrument("flute"))
+    assert fitted.notes[0] == sequence.notes[0] and moved == 1

@@ -47,7 +47,9 @@ def test_keys_build_the_primer_with_the_chosen_note_length(panel):
         61,
     ]
     panel.undo_button.click()
-    panel.undo_button.click()  # the hold went with the rest it extended
+    assert panel.primer[-1] == NO_EVENT and len(panel.primer) == 9
+    panel.undo_button.click()  # each undo takes back one press: here the 16th-note hold
+    panel.undo_button.click()  # and then the 8th-note rest
     assert panel.primer == [67, NO_EVENT, NO_EVENT, NO_EVENT, 69, NO_EVENT]
     assert "6 steps, 2 notes" in panel.status.value
     # The primer is heard and drawn as it grows: 6 steps of 16th notes at 120 qpm = 0.75 s.

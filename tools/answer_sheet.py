@@ -23,6 +23,9 @@ SHEET = ROOT / "docs" / "answer-sheet.md"
 sys.path.insert(0, str(ROOT))
 
 
+from melodylib.atomic import write_text_atomically  # noqa: E402  (after the path above)
+
+
 def inner_definitions(function) -> list[str]:
     """The functions and classes defined directly inside `function`, as source, dedented."""
     source = textwrap.dedent(inspect.getsource(function))
@@ -85,7 +88,7 @@ def main() -> int:
             return 1
         print(f"{SHEET} is up to date")
         return 0
-    SHEET.write_text(text, encoding="utf-8")
+    write_text_atomically(SHEET, text)
     print(f"wrote {SHEET}")
     return 0
 

@@ -26,6 +26,12 @@ NOTES = ROOT / "docs" / "instructor-notes"
 SLOW_CELL_SECONDS = 10.0
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    from melodylib.atomic import write_text_atomically as write
+
+    write(path, text)
+
+
 def text_of(output: dict) -> str:
     """The text a learner reads in one output: printed lines, a value's text, computed markdown."""
     if output.get("output_type") == "stream" and output.get("name") == "stdout":
@@ -100,7 +106,7 @@ def main() -> int:
         print(f"running {path.name} at full settings ...", flush=True)
         notebook, durations, seconds = run(path, arguments.timeout)
         target = NOTES / f"{path.stem}.md"
-        target.write_text(notes(path, notebook, durations, seconds), encoding="utf-8")
+        write_text_atomically(target, notes(path, notebook, durations, seconds))
         print(f"  {seconds / 60:.1f} minutes; wrote {target.relative_to(ROOT)}", flush=True)
     return 0
 

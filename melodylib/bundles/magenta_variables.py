@@ -3,7 +3,7 @@
 - BasicLSTMCell: one kernel over [x; h] with gate columns (i, j, f, o) and a constant forget bias of
   1.0 → Keras `kernel` / `recurrent_kernel` with columns (i, f, c=j, o) and the 1.0 folded into `bias`;
 - the attention wrapper around layer 0: input projection, `attention/{attn_w, attn_v, kernel, bias}`
-  and `attn_output_projection` → the weights of `melodylib.models.attention.AttentionCell`;
+  and `attn_output_projection` → the weights of `melodylib.models.attention_cell.AttentionCell`;
 - `fully_connected/{weights, biases}` → `logits/{kernel, bias}`.
 
 The 2016 layout, where attention wraps the whole stack of layers (`rnn/attention_cell_wrapper/...`),

@@ -143,7 +143,7 @@ def add_generate(subparsers) -> None:
         help="Generate melodies from a bundle or a training run.",
         description="Continue a primer melody with a trained model (Magenta's melody_rnn_generate) "
         "and write one MIDI file per output. Unlike Magenta, the continuation starts right after "
-        "the primer (Magenta leaves two forced steps, magenta#2051).",
+        "the primer (Magenta leaves two forced steps).",
     )
     add_config_flags(parser)
     parser.add_argument(

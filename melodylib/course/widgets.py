@@ -24,12 +24,11 @@ from typing import Any
 from melodylib.course.shipped import shipped_bundles
 from melodylib.errors import MelodylibError
 from melodylib.music.events import NO_EVENT, NOTE_OFF
+from melodylib.music.pitch_names import BLACK_KEY_PITCH_CLASSES, pitch_name
 
 LOWEST_KEY = 60  # C4
 HIGHEST_KEY = 84  # C6
 NOTE_LENGTHS = {"16th": 1, "8th": 2, "quarter": 4, "half": 8}
-BLACK_PITCH_CLASSES = {1, 3, 6, 8, 10}
-KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SAMPLE_RATE = 22050
 DEFAULT_PRIMER = (
     60,
@@ -59,10 +58,6 @@ def _widgets():
     return ipywidgets
 
 
-def _key_name(pitch: int) -> str:
-    return f"{KEY_NAMES[pitch % 12]}{pitch // 12 - 1}"
-
-
 class MelodyPanel:
     """A primer on piano keys, a model's continuation heard, drawn and engraved at one click."""
 
@@ -80,6 +75,7 @@ class MelodyPanel:
         self.result: Any = None  # the last GeneratedMelody
         self.seconds: float | None = None  # how long the last continuation took
         self.roll_figure: Any = None  # the piano roll last drawn
+        self._presses: list[int] = []  # steps each key press added, for undo
         self._generators: dict[str, Any] = {}
         self._build_widgets()
         self._show_primer()
@@ -154,9 +150,9 @@ class MelodyPanel:
         return button
 
     def _key_button(self, pitch: int) -> Any:
-        black = pitch % 12 in BLACK_PITCH_CLASSES
+        black = pitch % 12 in BLACK_KEY_PITCH_CLASSES
         button = _widgets().Button(
-            description=_key_name(pitch),
+            description=pitch_name(pitch),
             tooltip=f"MIDI {pitch}",
             layout={"width": "42px", "height": "48px" if black else "64px", "padding": "0"},
         )
@@ -171,7 +167,7 @@ class MelodyPanel:
         widgets = _widgets()
         black_row, white_row = [], []
         for pitch, button in self.key_buttons.items():
-            if pitch % 12 in BLACK_PITCH_CLASSES:
+            if pitch % 12 in BLACK_KEY_PITCH_CLASSES:
                 black_row[-1] = button
             else:
                 white_row.append(button)
@@ -189,20 +185,27 @@ class MelodyPanel:
 
     def press(self, event: int) -> None:
         """Add a key's event and hold it for the chosen note length (hold adds one length too)."""
+        length = NOTE_LENGTHS[self.note_length.value]
         self.primer.append(int(event))
-        self.primer.extend([NO_EVENT] * (NOTE_LENGTHS[self.note_length.value] - 1))
+        self.primer.extend([NO_EVENT] * (length - 1))
+        self._presses.append(length)
         self._show_primer()
 
     def undo(self) -> None:
-        """Take back the last key press (its note-on or rest and the steps that hold it)."""
-        while self.primer and self.primer[-1] == NO_EVENT:
-            self.primer.pop()
-        if self.primer:
-            self.primer.pop()
+        """Take back the last key press: as many steps as it added. (With no press to take back,
+        the primer given at the start loses its last note and the steps that hold it.)"""
+        if self._presses:
+            del self.primer[-self._presses.pop() :]
+        else:
+            while self.primer and self.primer[-1] == NO_EVENT:
+                self.primer.pop()
+            if self.primer:
+                self.primer.pop()
         self._show_primer()
 
     def clear(self) -> None:
         self.primer = []
+        self._presses = []
         self._show_primer()
 
     def _show_primer(self) -> None:
@@ -249,8 +252,8 @@ class MelodyPanel:
 
     def _draw(self, events: list[int], primer_steps: int) -> None:
         """The audio, the piano roll and the score of `events`, all at once."""
+        from melodylib.course import display as course_display
         from melodylib.music import notation, synthesis
-        from melodylib.music.melodies import Melody
 
         has_notes = any(event >= 0 for event in events)
         self.roll.clear_output(wait=True)
@@ -259,10 +262,10 @@ class MelodyPanel:
             return
         marked = primer_steps if primer_steps < len(events) else 0
         self.score.value = notation.render_score(events, primer_steps=marked, width=2400)
-        samples = synthesis.render(
-            Melody(list(events)).to_note_sequence(), SAMPLE_RATE, self.instrument.value
+        samples = course_display.synthesize(
+            list(events), SAMPLE_RATE, instrument=self.instrument.value
         )
-        self.audio.value = synthesis.wav_bytes(synthesis.normalise(samples), SAMPLE_RATE)
+        self.audio.value = synthesis.wav_bytes(samples, SAMPLE_RATE)
         self._draw_roll(events, marked)
 
     def _draw_roll(self, events: list[int], primer_steps: int) -> None:

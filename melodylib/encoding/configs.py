@@ -34,7 +34,7 @@ DEFAULT_TRANSPOSE_TO_KEY = 0  # C major
 DEFAULT_STEPS_PER_QUARTER = 4
 
 # Quotes that word processors and web pages put in place of ASCII quotes. Magenta did not
-# recognise them in flags and failed confusingly (magenta#615 hung on them); we reject them.
+# recognise them in flags and failed confusingly (its generator hung on them); we reject them.
 TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019\u201e\u201f\u00ab\u00bb\u2032\u2033"
 HPARAMS_EXAMPLE = "batch_size=64,rnn_layer_sizes=[64,64]"
 

@@ -8,7 +8,7 @@ models: it takes a batched step function, so tests can drive it with a toy one.
 Differences from Magenta, on purpose:
 - Magenta's CLI starts generating one step after the primer's last note *ends*, rounded up, so
   an on-grid primer is followed by two forced steps (a note-off and a silence) before the
-  model's first free choice (magenta#2051). Here the continuation starts right after the
+  model's first free choice. Here the continuation starts right after the
   primer's events.
 - Magenta's random draws are unseeded; here `seed` makes a run repeatable.
 - Magenta feeds its fixed-batch generate graph one batch of beams per output; here every
@@ -427,7 +427,9 @@ def write_melodies(
     paths = output_filenames(output_dir, len(melodies), when)
     for melody, path in zip(melodies, paths):
         write_midi(melody.to_note_sequence(), path)
-        if musicxml:
+        if musicxml and not any(event >= 0 for event in melody.events):
+            print(f"{path.name}: no notes, so no score")
+        elif musicxml:
             from melodylib.music.notation import write_musicxml
 
             write_musicxml(

@@ -24,7 +24,7 @@ def parse_primer_melody(text: str) -> list[int]:
             f'--primer_melody must be text such as "[60, -2, 62]", got {type(text).__name__}'
         )
     if any(quote in text for quote in TYPOGRAPHIC_QUOTES):
-        # Magenta's generator hung on these (magenta#615): they come from pasting into a word processor.
+        # Magenta's generator hung on these: they come from pasting into a word processor.
         raise MelodylibError(
             f"--primer_melody {text!r} contains typographic quotes (“ ” ‘ ’), probably pasted from a "
             'document; use plain quotes or none, e.g. --primer_melody="[60, -2, 60, -2, 67]"'

@@ -88,7 +88,7 @@ class StepModel:
         ]
         self._state_counts = [len(layer.cell.state_size) for layer in layers]
         self._logits = model.get_layer("logits")
-        # The same cells and logits layer, for code that runs its own step loop (compiled_sampling).
+        # The same cells and logits layer, for code that runs its own step loop (generation/sampler.py).
         self.cells = [layer.cell for layer in layers]
         self.logits_layer = self._logits
         self.num_classes = int(self._logits.units)

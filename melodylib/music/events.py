@@ -56,6 +56,25 @@ def event_problem(events: Any, what: str = "melody", allow_empty: bool = True) -
     return [int(event) for event in values]
 
 
+def event_note_spans(events: Any) -> list[tuple[int, int, int]]:
+    """The notes of a melody as (pitch, start_step, end_step): a note lasts from its note-on to the
+    next note-on, the next note-off or the end of the melody."""
+    checked = check_events(events)
+    spans: list[tuple[int, int, int]] = []
+    sounding: tuple[int, int] | None = None  # (pitch, start_step)
+    for step, event in enumerate(checked):
+        if event == NO_EVENT:
+            continue
+        if sounding is not None:
+            spans.append((sounding[0], sounding[1], step))
+            sounding = None
+        if event >= 0:
+            sounding = (event, step)
+    if sounding is not None:
+        spans.append((sounding[0], sounding[1], len(checked)))
+    return spans
+
+
 def check_events(events: Any, what: str = "melody", allow_empty: bool = True) -> list[int]:
     """The events as a list of ints; MelodylibError naming the first bad one."""
     result = event_problem(events, what, allow_empty)

@@ -23,14 +23,16 @@ import numpy as np
 
 from melodylib.atomic import write_text_atomically
 from melodylib.errors import MelodylibError
-from melodylib.music.events import DEFAULT_STEPS_PER_BAR, NO_EVENT, check_events
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR, check_events, event_note_spans
 from melodylib.music.notesequence import DEFAULT_QPM, NoteSequence
 
 PRIMER_COLOR = "#3b75af"  # blue, as in the piano rolls
 CONTINUATION_COLOR = "#e8702a"  # orange
 DEFAULT_STEPS_PER_QUARTER = 4
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-KEY_NAMES = ("C", "D-", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")  # music21 spellings
+# Tonic spellings (music21's) that give the key signature with the fewest accidentals.
+MAJOR_KEY_NAMES = ("C", "D-", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")
+MINOR_KEY_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
 METERS = {16: (4, 4), 12: (3, 4), 8: (2, 4), 24: (6, 4), 20: (5, 4), 4: (1, 4)}
 
 
@@ -53,23 +55,6 @@ class ScoreLine:
     primer_steps: int = 0
 
 
-def _event_spans(events: list[int]) -> list[tuple[int, int, int]]:
-    """(pitch, start, end): a note lasts from its note-on to the next note-on or note-off."""
-    spans: list[tuple[int, int, int]] = []
-    current: tuple[int, int] | None = None
-    for step, event in enumerate(events):
-        if event == NO_EVENT:
-            continue
-        if current is not None:
-            spans.append((current[0], current[1], step))
-            current = None
-        if event >= 0:
-            current = (event, step)
-    if current is not None:
-        spans.append((current[0], current[1], len(events)))
-    return spans
-
-
 def _estimated_major_key(spans: list[tuple[int, int, int]]) -> int:
     """The major key whose scale holds the most note steps (ties: the lowest tonic)."""
     weights = np.zeros(12)
@@ -86,7 +71,7 @@ def _meter(steps_per_bar: int, steps_per_quarter: int) -> tuple[int, int]:
 
 def _line_from_events(events: Any, steps_per_bar: int, steps_per_quarter: int) -> ScoreLine:
     checked = check_events(events, "score")
-    spans = _event_spans(checked)
+    spans = event_note_spans(checked)
     numerator, denominator = _meter(steps_per_bar, steps_per_quarter)
     return ScoreLine(
         spans,
@@ -205,7 +190,8 @@ def _music21_score(line: ScoreLine):
     """A music21 Score of the line: bars, ties across bar lines, rests, colours, the marking."""
     from music21 import expressions, key, metadata, meter, note, stream
 
-    signature = key.Key(KEY_NAMES[line.key], "minor" if line.mode else "major")
+    names = MINOR_KEY_NAMES if line.mode else MAJOR_KEY_NAMES
+    signature = key.Key(names[line.key], "minor" if line.mode else "major")
     part = stream.Part()
     part.insert(0, meter.TimeSignature(f"{line.numerator}/{line.denominator}"))
     part.insert(0, signature)

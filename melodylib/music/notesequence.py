@@ -247,7 +247,7 @@ def note_sequence_to_pretty_midi(sequence: NoteSequence) -> pretty_midi.PrettyMI
 
     Time signatures MIDI cannot store (a denominator that is not a power of 2) are left out with a
     warning. A note that would round to zero ticks is lengthened to one tick, because a note-on and
-    note-off on the same tick is read back as a note that never ends (pretty_midi #131).
+    note-off on the same tick is read back as a note that never ends.
     """
     import pretty_midi
 

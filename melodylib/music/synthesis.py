@@ -87,6 +87,9 @@ def fit_to_range(sequence: NoteSequence, voice: Instrument) -> tuple[NoteSequenc
     moved = 0
     notes = []
     for note in sequence.notes:
+        if note.is_drum:  # a drum's pitch names the drum, not a note to move
+            notes.append(note)
+            continue
         pitch = note.pitch
         while pitch < voice.lowest and pitch + 12 <= 127:
             pitch += 12

@@ -41,10 +41,11 @@ from melodylib.course.display.encodings import (
     plot_encoding,
     plot_probabilities,
 )
-from melodylib.course.display.music_input import DEFAULT_STEPS_PER_QUARTER, event_note_spans
+from melodylib.course.display.music_input import DEFAULT_STEPS_PER_QUARTER
 from melodylib.course.display.rolls import plot_piano_roll, plot_piano_rolls
 from melodylib.course.display.scores import show_score
 from melodylib.course.display.statistics import plot_statistic_densities
+from melodylib.music.events import event_note_spans
 
 __all__ = [
     "BAR_LINE_COLOR",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.music.events import DEFAULT_STEPS_PER_BAR, NO_EVENT, check_events
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR, event_note_spans
 from melodylib.music.notesequence import DEFAULT_QPM, Note, NoteSequence, Tempo
 
 DEFAULT_STEPS_PER_QUARTER = 4
@@ -46,25 +46,6 @@ def _is_event_list(music: Any) -> bool:
 
 def is_melody(music: Any) -> bool:
     return hasattr(music, "events") and hasattr(music, "steps_per_quarter")
-
-
-def event_note_spans(events: Sequence[int]) -> list[tuple[int, int, int]]:
-    """The notes of a melody as (pitch, start_step, end_step): a note lasts from its note-on to the
-    next note-on, the next note-off or the end of the melody."""
-    spans: list[tuple[int, int, int]] = []
-    sounding: tuple[int, int] | None = None  # (pitch, start_step)
-    checked = check_events(events)
-    for step, event in enumerate(checked):
-        if event == NO_EVENT:
-            continue
-        if sounding is not None:
-            spans.append((sounding[0], sounding[1], step))
-            sounding = None
-        if event >= 0:
-            sounding = (event, step)
-    if sounding is not None:
-        spans.append((sounding[0], sounding[1], len(checked)))
-    return spans
 
 
 def _read_music_file(path: Path) -> NoteSequence:

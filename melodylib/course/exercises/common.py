@@ -113,7 +113,7 @@ def event_name(event: int) -> str:
 
 def note_spans(events: Sequence[int]) -> list[tuple[int, int, int]]:
     """The notes of a list of events as (pitch, start step, end step)."""
-    from melodylib.course.display import event_note_spans
+    from melodylib.music.events import event_note_spans
 
     return event_note_spans(events)
 
