@@ -107,7 +107,7 @@ class MelodyPanel:
             options=list(NOTE_LENGTHS),
             value="8th",
             description="note length",
-            style={"description_width": "initial", "button_width": "64px"},
+            style={"description_width": "initial", "button_width": "76px"},
         )
         self.key_buttons = {
             pitch: self._key_button(pitch) for pitch in range(LOWEST_KEY, HIGHEST_KEY + 1)
