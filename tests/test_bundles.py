@@ -220,7 +220,6 @@ def test_bad_files_give_clear_errors_naming_the_file(tmp_path):
 
 
 def test_a_file_that_is_neither_a_zip_nor_a_mag_is_refused(tmp_path):
-    pytest.importorskip("melodylib.bundles.magenta")
     path = tmp_path / "notes.txt"
     path.write_bytes(b"these are my notes, not a model")
     with pytest.raises(MelodylibError, match="notes.txt"):

@@ -417,7 +417,8 @@ def test_midi_file_to_melody(tmp_path):
 
 
 def test_midi_file_to_melody_through_the_reader(tmp_path):
-    readers = pytest.importorskip("melodylib.music.readers")
+    from melodylib.music import readers
+
     if not hasattr(readers, "read_note_sequence"):
         pytest.skip("melodylib.music.readers.read_note_sequence not available yet")
     path, pitches = _write_and_read_melody_midi(tmp_path)

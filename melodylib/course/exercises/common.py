@@ -123,3 +123,10 @@ def config_encoder(name: str) -> Any:
     from melodylib.encoding.configs import get_config
 
     return get_config(name).encoder
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from logits along the last axis (shifted first, so large logits cannot
+    overflow)."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -14,11 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from melodylib.course.exercises.common import as_whole_number, verdict
-from melodylib.course.exercises.nb04_basic_rnn import (
-    _model_problem,
-    _units_problem,
-    parameter_count,
-)
+from melodylib.course.exercises.keras_models import model_problem, units_problem
+from melodylib.course.exercises.nb04_basic_rnn import parameter_count
 from melodylib.course.exercises.real_melodies import yours_or_reference
 from melodylib.course.exercises.registry import Exercise
 
@@ -32,7 +29,7 @@ __all__ = [
 
 NOTEBOOK = "05_mono_rnn"
 
-_MODEL_HINT = (
+MODEL_HINT = (
     "04's network with the widths as parameters: keras.Input(shape=(None, input_size)) -> "
     "LSTM(units, return_sequences=True) -> Dropout(dropout_rate) -> LSTM(units, "
     "return_sequences=True) -> Dropout(dropout_rate) -> Dense(num_classes), no activation."
@@ -52,28 +49,26 @@ def check_mono_rnn_model(build_melody_rnn: Any, tune: Any = None) -> bool:
         return verdict(
             False,
             f"give the function itself ({what}, no brackets); got {build_melody_rnn!r:.60}",
-            _MODEL_HINT,
+            MODEL_HINT,
         )
     agreed = []
     for config_name, width in (("mono_rnn", 130), ("basic_rnn", 38)):
-        problem, sentence = _model_problem(
-            build_melody_rnn, (width, width), config_name, tune, what
-        )
+        problem, sentence = model_problem(build_melody_rnn, (width, width), config_name, tune, what)
         if problem == "NOT_WRITTEN":
             return verdict(
                 False,
                 f"{what} is not written yet (it still raises NotImplementedError).",
                 "start from your build_basic_rnn of 04 and put input_size and num_classes "
-                "where it says 38. " + _MODEL_HINT,
+                "where it says 38. " + MODEL_HINT,
             )
         if problem:
             return verdict(
-                False, f"{what}({width}, {width}), for {config_name}: {problem}", _MODEL_HINT
+                False, f"{what}({width}, {width}), for {config_name}: {problem}", MODEL_HINT
             )
         agreed.append(sentence)
-    problem = _units_problem(build_melody_rnn, what, (130, 130))
+    problem = units_problem(build_melody_rnn, what, (130, 130))
     if problem:
-        return verdict(False, problem, _MODEL_HINT)
+        return verdict(False, problem, MODEL_HINT)
     return verdict(True, f"One function, both networks: {agreed[0]}; and {agreed[1]}")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from melodylib.course.exercises.common import as_int_list, event_name, note_spans, verdict
+from melodylib.course.exercises.common import as_int_list, event_name, note_spans, softmax, verdict
 from melodylib.course.exercises.registry import Exercise
 from melodylib.course.exercises.tunes import WrittenTune
 from melodylib.errors import MelodylibError
@@ -170,17 +170,6 @@ def _default_primer() -> tuple[int, ...]:
     return tuple(melodies[0].events[:32])
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
-
-
-def _drawn_class(probabilities: np.ndarray, uniform: float) -> int:
-    """The class a uniform draw picks, as the generator and rng.choice pick it."""
-    cumulative = np.cumsum(probabilities)
-    return int(min((cumulative <= uniform * cumulative[-1]).sum(), len(probabilities) - 1))
-
-
 def _last_logits(generator: Any, events: Sequence[int], only_last: bool = False) -> np.ndarray:
     """The model's logits after `events` (from the zero state): all of them, or the last only."""
     step_model, encoder = generator.step_model, generator.encoder
@@ -201,7 +190,7 @@ def _slipped_loop(slip: str) -> Callable[..., list[int]]:
             scaled = {"no temperature": raw, "multiplied": raw * temperature}.get(
                 slip, raw / temperature
             )
-            chosen = int(rng.choice(len(scaled), p=_softmax(scaled)))
+            chosen = int(rng.choice(len(scaled), p=softmax(scaled)))
             event = encoder.class_index_to_event(chosen, events)
             events.append(chosen if slip == "not decoded" else event)
             if slip == "not fed":
@@ -245,7 +234,7 @@ def _parting_message(
     encoder = generator.encoder
     history = expected[:position]
     step = position - primer_length  # 0-based new step
-    probabilities = _softmax(_last_logits(generator, history) / temperature)
+    probabilities = softmax(_last_logits(generator, history) / temperature)
     uniform = float(np.random.default_rng(seed).random(step + 1)[step])
     names = encoder.class_names()
     top = np.argsort(-probabilities)[:5]
