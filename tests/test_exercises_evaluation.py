@@ -258,8 +258,7 @@ def test_solution_of_the_notebook_gives_the_function():
 def test_named_split_melodies_are_the_split_melodies_with_their_tunes():
     from melodylib.course import corpus
 
-    if not corpus.sequences_file("small").exists():
-        pytest.skip("the small course corpus is not built")
+    corpus.build_corpus("small", configs=("basic_rnn",), progress=False)  # reused when built
     named = nb10_evaluation.named_split_melodies("small", "training")
     plain = corpus.split_melodies("small", "training")
     assert [m.events for m in named.melodies] == [m.events for m in plain]
