@@ -17,6 +17,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,14 +33,17 @@ def write_text_atomically(path: Path, text: str) -> None:
     write(path, text)
 
 
+TERMINAL_COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # Keras' model summary colours its table
+
+
 def text_of(output: dict) -> str:
     """The text a learner reads in one output: printed lines, a value's text, computed markdown."""
     if output.get("output_type") == "stream" and output.get("name") == "stdout":
-        return output.get("text", "")
+        return TERMINAL_COLOURS.sub("", output.get("text", ""))
     data = output.get("data", {})
     for kind in ("text/markdown", "text/plain"):
         if kind in data and not str(data[kind]).startswith("<"):
-            return str(data[kind])
+            return TERMINAL_COLOURS.sub("", str(data[kind]))
     return ""
 
 
