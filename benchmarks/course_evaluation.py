@@ -4,7 +4,8 @@
 
 Scores every pretrained bundle in data/bundles/ on the eval split of the course corpus (NLL per
 step, perplexity, accuracies), next to unigram, bigram and 4-gram baselines fitted on the training
-split, then compares music statistics of generated melodies with the eval tunes.
+split, then compares music statistics of generated melodies with the eval tunes, and measures
+what generated melodies and real eval tunes share with the training tunes (memorisation).
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def main() -> None:
         "\nMusic statistics: mean of generated melodies (overlapping area with the eval set's distribution)\n"
     )
     print(comparison.format_statistics())
+    print(
+        "\nMemorisation: longest stretch each melody shares with a training tune (exact, up to "
+        "transposition)\n"
+    )
+    print(comparison.format_memorisation())
+    for name, report in comparison.memorisation.items():
+        print(f"{name}: {report.format().splitlines()[-1].strip()}")
     print(f"\n{time.perf_counter() - started:.0f} s")
     if flags.output_json:
         write_text_atomically(flags.output_json, json.dumps(comparison.to_dict(), indent=2))

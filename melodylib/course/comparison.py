@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from melodylib.errors import MelodylibError
+from melodylib.evaluation.memorisation_report import (
+    MemorisationReport,
+    continue_first_bars,
+    memorisation_report,
+    split_named_melodies,
+)
 from melodylib.evaluation.metrics import EvaluationRow, baseline_rows, evaluate_model
+
+STEPS_PER_BAR = 16
 
 
 @dataclass
@@ -28,9 +36,34 @@ class CourseComparison:
     )  # config -> stat -> values
     generated: dict[str, list[list[int]]] = field(default_factory=dict)
     reference: list[list[int]] = field(default_factory=list)
+    memorisation: dict[str, MemorisationReport] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows": [row.to_dict() for row in self.rows], "statistics": self.statistics}
+        return {
+            "rows": [row.to_dict() for row in self.rows],
+            "statistics": self.statistics,
+            "memorisation": {name: report.to_dict() for name, report in self.memorisation.items()},
+        }
+
+    def format_memorisation(self) -> str:
+        """A Markdown table: per config, what its generated melodies share with training tunes,
+        beside what the real eval tunes share with them (the same for every config)."""
+        if not self.memorisation:
+            return ""
+        lines = [
+            "| melodies | median bars shared | 90th pct | max | share >= 2 bars | "
+            "share >= 4 bars | median notes |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        summaries = [(f"{name}, generated", r.generated) for name, r in self.memorisation.items()]
+        summaries.append(("real eval tunes", next(iter(self.memorisation.values())).real))
+        for label, summary in summaries:
+            lines.append(
+                f"| {label} | {summary.median_bars:.2f} | {summary.percentile_90_bars:.2f} | "
+                f"{summary.max_bars:.2f} | {summary.share_at_least_2_bars:.0%} | "
+                f"{summary.share_at_least_4_bars:.0%} | {summary.median_notes:.0f} |"
+            )
+        return "\n".join(lines)
 
     def format_statistics(self) -> str:
         """A Markdown table: per statistic, the eval set's mean and each config's mean and overlap."""
@@ -61,13 +94,16 @@ def course_comparison(
     primer_bars: int = 1,
     num_eval_examples: int = 0,
     seed: int = 0,
+    memorisation: bool = True,
     log=print,
 ) -> CourseComparison:
     """Score the shipped bundles and the n-gram baselines on the course corpus's eval split, and
     compare statistics of generated melodies with the eval tunes: which config is best?
 
     Each generated melody continues the first `primer_bars` bar(s) of an eval tune to `num_steps`
-    steps; the reference melodies are the same eval tunes cut to `num_steps` steps.
+    steps; the reference melodies are the same eval tunes cut to `num_steps` steps. With
+    `memorisation`, both are also measured against the training tunes (see
+    `melodylib.evaluation.memorisation_report`).
     """
     from melodylib.bundles.sources import load_model
     from melodylib.course import corpus
@@ -86,6 +122,7 @@ def course_comparison(
     )
     reference = [list(reference_melodies[i].events[:num_steps]) for i in chosen]
     result = CourseComparison(reference=reference)
+    index, titles = _training_index(subset, log) if memorisation else (None, {})
     for name in configs:
         model, config, _ = load_model(bundle_file=bundles[name])
         eval_path = str(corpus.eval_file(name, subset))
@@ -98,17 +135,30 @@ def course_comparison(
         )
         log(f"Generating {len(reference)} melodies with {name}")
         generator = MelodyGenerator(model, config)
-        generated = []
-        steps_per_bar = 16
-        for index, events in enumerate(reference):
-            primer = list(events[: primer_bars * steps_per_bar])
-            melody = generator.generate(
-                primer, num_steps=num_steps, num_outputs=1, seed=seed + index
-            )[0]
-            generated.append(melody.events)
+
+        def continue_primer(primer, steps, melody_seed, generator=generator):
+            return generator.generate(primer, num_steps=steps, seed=melody_seed)[0].events
+
+        generated = continue_first_bars(
+            continue_primer, reference, num_steps, primer_bars * STEPS_PER_BAR, seed
+        )
         result.generated[name] = generated
         result.statistics[name] = compare_statistics(generated, reference)
+        if index is not None:
+            result.memorisation[name] = memorisation_report(index, generated, reference, titles)
     return result
+
+
+def _training_index(subset: str, log) -> tuple[Any, dict]:
+    """The memorisation index of the corpus's training melodies, and the tunes' titles."""
+    from melodylib.course import corpus
+    from melodylib.evaluation.memorisation import MemorisationIndex
+
+    training, _ = split_named_melodies(
+        corpus.sequences_file(subset), corpus.EVAL_RATIO, corpus.SPLIT_SEED
+    )
+    log(f"Indexing {len(training.melodies)} training melodies for the memorisation check")
+    return MemorisationIndex.build(training.melodies, training.names), training.titles
 
 
 @dataclass

@@ -23,6 +23,7 @@ import numpy as np
 from melodylib.course.exercises.common import verdict
 from melodylib.course.exercises.registry import Exercise
 from melodylib.errors import MelodylibError
+from melodylib.evaluation.memorisation_report import NamedMelodies, split_named_melodies
 
 __all__ = [
     "BIGRAM_CONFIG",
@@ -340,39 +341,18 @@ def bigram_yours_or_reference(answer: Any, labels: BigramLabels) -> np.ndarray:
 # --- the corpus's tunes with their names, for the memorisation section --------------------------
 
 
-@dataclass
-class NamedMelodies:
-    """Melodies of one split, each with the (collection, id) of its tune; titles by that name."""
-
-    melodies: list
-    names: list[tuple[str, str]]
-    titles: dict[tuple[str, str], str]
-
-
 def named_split_melodies(subset: str, split: str = "training") -> NamedMelodies:
     """The melodies of `corpus.split_melodies(subset, split)`, each named by its tune's
     (collection, id), the names a `MemorisationIndex` reports."""
     from melodylib.course import corpus
-    from melodylib.data.datasets import is_eval_sequence, melodies_from_note_sequence, split_key
-    from melodylib.music.notesequence import read_note_sequences
 
     if split not in ("training", "eval"):
         raise MelodylibError(f"split must be 'training' or 'eval', got '{split}'")
     path = corpus.sequences_file(subset)
     if not path.exists():
         raise MelodylibError(f"{path} is missing; build the corpus first: build_corpus({subset!r})")
-    result = NamedMelodies([], [], {})
-    for sequence in read_note_sequences(path):
-        in_eval = is_eval_sequence(split_key(sequence), corpus.EVAL_RATIO, corpus.SPLIT_SEED)
-        if in_eval != (split == "eval"):
-            continue
-        name = (sequence.collection_name, sequence.id)
-        melodies = melodies_from_note_sequence(sequence)
-        result.melodies += melodies
-        result.names += [name] * len(melodies)
-        if melodies:
-            result.titles[name] = sequence.title or sequence.id
-    return result
+    training, evaluation = split_named_melodies(path, corpus.EVAL_RATIO, corpus.SPLIT_SEED)
+    return training if split == "training" else evaluation
 
 
 # --- perplexity by hand -------------------------------------------------------------------------
