@@ -327,22 +327,28 @@ def _historical_attention_variables() -> dict[str, np.ndarray]:
     }
 
 
-def test_the_2016_whole_stack_attention_layout_is_refused_clearly(tmp_path):
+def test_the_2016_whole_stack_attention_layout_is_imported(tmp_path):
+    """Attention around the whole MultiRNNCell (the 2016 bundles): imported with its own layout.
+
+    Equivalence with Magenta's graph is in test_magenta_2016_layout.py; here the layout is read
+    from a bundle without a metagraph and from a training run_dir.
+    """
     checkpoint = write_v1_checkpoint(tmp_path / "old.ckpt", _historical_attention_variables())
     path = tmp_path / "attention_rnn_2016.mag"
     path.write_bytes(make_mag("attention_rnn", checkpoint, b""))
-    with pytest.raises(MelodylibError) as error:
-        load_bundle(path)
-    message = str(error.value)
-    assert str(path) in message
-    assert "2016" in message and "whole stack" in message and "first layer only" in message
-    # The same layout in a training run_dir.
+    hparams = load_bundle(path).config.hparams
+    assert (hparams.attention_layout, hparams.rnn_layer_sizes, hparams.attn_length) == (
+        "whole_stack",
+        [8, 8],
+        40,
+    )
     write_v2_checkpoint(
         tmp_path / "run" / "train" / "model.ckpt-10", _historical_attention_variables()
     )
     assert is_magenta_checkpoint(tmp_path / "run")
-    with pytest.raises(MelodylibError, match="whole stack"):
-        load_magenta_checkpoint(tmp_path / "run", get_config("attention_rnn"))
+    bundle = load_magenta_checkpoint(tmp_path / "run", get_config("attention_rnn"))
+    assert bundle.config.hparams.attention_layout == "whole_stack"
+    assert bundle.training["training_steps"] == 0
 
 
 # --- bad input --------------------------------------------------------------------------------

@@ -105,3 +105,38 @@ def test_the_split_is_create_datasets_split(tmp_path):
     assert named == {("test", s.id): s.title for s in sequences}
     with pytest.raises(MelodylibError, match="does not exist"):
         split_named_melodies(tmp_path / "missing.tfrecord", 0.1)
+
+
+def test_evaluate_reports_memorisation_on_the_small_corpus(tmp_path, capsys):
+    """`melody_rnn evaluate --note_sequence_file`: generated and real rows, and the JSON."""
+    import json
+
+    from melodylib.cli.main import main
+    from melodylib.course import corpus
+    from melodylib.course.shipped import shipped_bundles
+
+    corpus.build_corpus("small", configs=("basic_rnn",), progress=False)  # reused when built
+    output = tmp_path / "evaluation.json"
+    arguments = [
+        "evaluate",
+        f"--bundle_file={shipped_bundles()['basic_rnn']}",
+        f"--sequence_example_file={corpus.eval_file('basic_rnn', 'small')}",
+        f"--note_sequence_file={corpus.sequences_file('small')}",
+        f"--eval_ratio={corpus.EVAL_RATIO}",
+        f"--seed={corpus.SPLIT_SEED}",
+        "--num_generated=3",
+        "--num_steps=48",
+        "--num_eval_examples=5",
+        "--nobaselines",
+        f"--output_json={output}",
+    ]
+    assert main(arguments) == 0
+    printed = capsys.readouterr().out
+    assert "generated melodies: n=3" in printed and "real eval tunes:    n=3" in printed
+    written = json.loads(output.read_text())
+    assert written["rows"][0]["kind"] == "model"
+    memorisation = written["memorisation"]
+    assert memorisation["generated"]["count"] == memorisation["real_eval_tunes"]["count"] == 3
+    assert memorisation["most_shared"]["bars"] == memorisation["generated"]["max_bars"]
+    assert main([*arguments[:5], "--eval_ratio=0", *arguments[6:]]) == 1
+    assert "no eval melody" in capsys.readouterr().err

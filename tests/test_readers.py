@@ -217,7 +217,7 @@ BAD_MIDI = [
     ("too_many_ticks", fixtures.huge_delta),
     ("smpte_division", fixtures.smpte_division),
     ("bad_data_byte", fixtures.data_byte_over_127),
-    ("corrupt_track", fixtures.running_status_without_status),
+    ("bad_running_status", fixtures.running_status_without_status),
 ]
 
 
@@ -450,7 +450,7 @@ def test_broken_musicxml_is_a_parse_error(tmp_path):
     path = write(tmp_path, "broken.xml", "<score-partwise><part id='P1'><measure>")
     with pytest.raises(UnreadableFileError) as caught:
         musicxml_to_note_sequence(path)
-    assert caught.value.reason == "musicxml_parse_error" and "broken.xml" in str(caught.value)
+    assert caught.value.reason == "bad_xml" and "broken.xml" in str(caught.value)
 
 
 # --- whole folders ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from melodylib.bundles.magenta_files import (
     is_magenta_checkpoint,
     read_checkpoint,
     read_generator_bundle,
+    whole_stack_attention_length_from_metagraph,
 )
 from melodylib.bundles.magenta_variables import (
     MagentaLayout,
@@ -102,7 +103,10 @@ def _attn_length(
     if not layout.attention:
         return 0, "no attention"
     if metagraph:
-        found = attention_length_from_metagraph(metagraph, layout.layer_sizes[0])
+        if layout.attention_layout == "whole_stack":
+            found = whole_stack_attention_length_from_metagraph(metagraph, layout.layer_sizes)
+        else:
+            found = attention_length_from_metagraph(metagraph, layout.layer_sizes[0])
         if found:
             return found, "metagraph"
     logger.warning(
@@ -114,6 +118,15 @@ def _attn_length(
     return fallback, "default"
 
 
+def _layout_hparams(layout: MagentaLayout, attn_length: int) -> dict:
+    """The hparams the checkpoint decides: layer sizes, attn_length and where attention sits."""
+    return {
+        "rnn_layer_sizes": list(layout.layer_sizes),
+        "attn_length": attn_length,
+        "attention_layout": layout.attention_layout,
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------------------------
@@ -122,8 +135,9 @@ def _attn_length(
 def load_magenta_bundle(path: str | os.PathLike) -> Bundle:
     """Read a Magenta `.mag` generator bundle as a Bundle with our Keras weights (`source='magenta'`).
 
-    The config comes from the generator id, rnn_layer_sizes from the shapes and attn_length from
-    the metagraph (or 40 when it cannot be found).
+    The config comes from the generator id, rnn_layer_sizes and the attention layout (the 2016
+    whole-stack one or Magenta's first-layer one) from the variables and their shapes, and
+    attn_length from the metagraph (or 40 when it cannot be found).
     """
     path = Path(path)
     magenta = read_generator_bundle(path)
@@ -146,7 +160,7 @@ def load_magenta_bundle(path: str | os.PathLike) -> Bundle:
     _check_encoder_sizes(layout, base, source, "its generator id")
     config = get_config(
         magenta.generator_id,
-        {"rnn_layer_sizes": list(layout.layer_sizes), "attn_length": attn_length},
+        _layout_hparams(layout, attn_length),
         description=magenta.generator_description or None,
     )
     training = {
@@ -195,9 +209,7 @@ def load_magenta_checkpoint(
     attn_length, attn_length_source = _attn_length(layout, metagraph, fallback, source)
     if attn_length_source == "default" and config.hparams.attn_length:
         attn_length_source = "config"
-    hparams = config.hparams.with_overrides(
-        {"rnn_layer_sizes": list(layout.layer_sizes), "attn_length": attn_length}
-    )
+    hparams = config.hparams.with_overrides(_layout_hparams(layout, attn_length))
     config = dataclasses.replace(config, hparams=hparams)
     training = {
         "training_steps": int(layout.global_step or 0),

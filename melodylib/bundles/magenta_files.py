@@ -210,11 +210,12 @@ def _output_shapes(attributes: dict[str, bytes]) -> list[list[int]]:
     return shapes
 
 
-def attention_length_from_metagraph(metagraph: bytes, units: int) -> int | None:
-    """attn_length from the attention zero-state shapes [batch, attn_length × units], or None.
+def _metagraph_state_widths(metagraph: bytes) -> tuple[list[str], dict[str, int]] | None:
+    """(the `initial_state` collection's node names in order, {node name: width}) of a metagraph.
 
-    attn_length is no variable's shape, but the generation graph's state tensors (the
-    `initial_state` collection) and the zero state of a training graph carry it.
+    The widths are those of the initial_state nodes and of the attention wrapper's zero-state
+    nodes (`AttentionCellWrapperZeroState/zeros...`, in training graphs), read from their
+    `_output_shapes` [batch, width]; None if the metagraph cannot be decoded.
     """
     try:
         top = _decode_message(metagraph)
@@ -254,8 +255,20 @@ def attention_length_from_metagraph(metagraph: bytes, units: int) -> int | None:
                     widths_by_name[name] = shapes[0][1]
     except (_WireError, UnicodeDecodeError, KeyError):
         return None
+    return [name.split(":")[0] for name in initial_state], widths_by_name
+
+
+def attention_length_from_metagraph(metagraph: bytes, units: int) -> int | None:
+    """attn_length from the attention zero-state shapes [batch, attn_length × units], or None.
+
+    attn_length is no variable's shape, but the generation graph's state tensors (the
+    `initial_state` collection) and the zero state of a training graph carry it.
+    """
+    found = _metagraph_state_widths(metagraph)
+    if found is None:
+        return None
+    ordered, widths_by_name = found
     # The generation graph's state order is (c, h) of layer 0, attns, attn_states, then the other layers.
-    ordered = [name.split(":")[0] for name in initial_state]
     if (
         len(ordered) >= 4
         and ordered[3] in widths_by_name
@@ -266,6 +279,33 @@ def attention_length_from_metagraph(metagraph: bytes, units: int) -> int | None:
     if zero_state and max(zero_state) % units == 0:
         return max(zero_state) // units
     return None
+
+
+def whole_stack_attention_length_from_metagraph(
+    metagraph: bytes, layer_sizes: list[int]
+) -> int | None:
+    """attn_length of the 2016 layout (attention around the whole stack), or None.
+
+    Its state, one tensor (the 2016 generator's concatenated state) or a tuple, is
+    Σ 2·n_k + A + attn_length·A wide in all, with A the top layer's size: the widths of the
+    `initial_state` collection (generation graphs) or of the wrapper's zero state (training
+    graphs) add up to that.
+    """
+    found = _metagraph_state_widths(metagraph)
+    if found is None:
+        return None
+    ordered, widths_by_name = found
+    if ordered and all(name in widths_by_name for name in ordered):
+        total = sum(widths_by_name[name] for name in ordered)
+    else:
+        total = sum(
+            width for name, width in widths_by_name.items() if _ZERO_STATE_NODE.search(name)
+        )
+    attn_size = layer_sizes[-1]
+    window = total - 2 * sum(layer_sizes) - attn_size
+    if window <= 0 or window % attn_size:
+        return None
+    return window // attn_size
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,13 @@ from melodylib.encoding.configs import MelodyRnnConfig
 from melodylib.errors import MelodylibError
 from melodylib.training.run_config import RUN_CONFIG_FILE, read_run_config
 
-__all__ = ["load_bundle", "load_model", "load_trained_model", "model_and_config"]
+__all__ = [
+    "load_bundle",
+    "load_model",
+    "load_trained_model",
+    "model_and_config",
+    "with_flag_overrides",
+]
 
 
 def load_model(
@@ -159,3 +165,44 @@ def _trained_config(
             f"{checkpoint_file}: the config is unknown (no {RUN_CONFIG_FILE}); pass --config"
         )
     return config
+
+
+# The hparams a trained model's weights fix; the others (batch_size, dropout_keep_prob, clip_norm,
+# learning_rate, use_cudnn) only concern training and may be overridden on a loaded model.
+ARCHITECTURE_HPARAMS = (
+    "rnn_layer_sizes",
+    "attn_length",
+    "residual_connections",
+    "attention_layout",
+)
+
+
+def with_flag_overrides(
+    config: MelodyRnnConfig,
+    source: str,
+    hparams: str | None = None,
+    generator_id: str | None = None,
+    description: str | None = None,
+) -> MelodyRnnConfig:
+    """A loaded model's config with --hparams, --generator_id and --generator_description applied.
+
+    Magenta applies --hparams to a bundle's config too, where the graph baked into the bundle
+    then decides the architecture; here an --hparams value that contradicts the weights of
+    `source` (layer sizes, attention length or layout) is refused, naming both values.
+    """
+    import dataclasses
+
+    new_hparams = config.hparams.with_overrides(hparams or None)
+    for name in ARCHITECTURE_HPARAMS:
+        old, new = getattr(config.hparams, name, None), getattr(new_hparams, name, None)
+        if old != new:
+            raise MelodylibError(
+                f"--hparams sets {name}={new}, but the model in {source} has {name}={old} (its "
+                f"weights fix it); leave {name} out of --hparams"
+            )
+    return dataclasses.replace(
+        config,
+        hparams=new_hparams,
+        name=generator_id or config.name,
+        description=description or config.description,
+    )

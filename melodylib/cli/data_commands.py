@@ -16,7 +16,8 @@ def add_convert(subparsers) -> None:
         help="Convert a folder of MIDI, MusicXML and ABC files to NoteSequences.",
         description="Read every MIDI (.mid, .midi), MusicXML (.xml, .mxl, .musicxml) and ABC (.abc) "
         "file in a folder into NoteSequences written to one TFRecord file (Magenta's "
-        "convert_dir_to_note_sequences). Unreadable files are skipped with a line naming the "
+        "convert_dir_to_note_sequences, whose note_seq NoteSequence protobuf records it writes, so "
+        "Magenta reads the file too). Unreadable files are skipped with a line naming the "
         "reason; the run goes on.",
     )
     parser.add_argument("--input_dir", required=True, help="The folder of music files to read.")
@@ -33,6 +34,20 @@ def add_convert(subparsers) -> None:
         default=None,
         help="Processes reading files in parallel (default: all cores).",
     )
+    parser.add_argument(
+        "--output_format",
+        choices=["protobuf", "json"],
+        default="protobuf",
+        help="Record form: 'protobuf' (note_seq's NoteSequence, as Magenta writes; the default) "
+        "or 'json' (melodylib's older records; melodylib reads both).",
+    )
+    parser.add_argument(
+        "--file_timeout_secs",
+        type=float,
+        default=60.0,
+        help="Skip a file (or ABC tune) still being read after this many seconds, with reason "
+        "'timeout', and go on (default: 60; 0: no limit).",
+    )
     add_log_flag(parser)
     parser.set_defaults(run=run_convert)
 
@@ -46,6 +61,8 @@ def run_convert(flags: argparse.Namespace) -> int:
         recursive=flags.recursive,
         num_workers=flags.num_workers,
         progress=sys.stderr.isatty(),
+        output_format=flags.output_format,
+        file_timeout_secs=flags.file_timeout_secs,
     )
     print(summary.format())
     return 0 if summary.sequences_written else 1
@@ -63,7 +80,10 @@ def add_create_dataset(subparsers) -> None:
     )
     add_config_flags(parser)
     parser.add_argument(
-        "--input", required=True, help="TFRecord file of NoteSequences (from `convert`)."
+        "--input",
+        required=True,
+        help="TFRecord file of NoteSequences (from `convert` or Magenta's "
+        "convert_dir_to_note_sequences).",
     )
     parser.add_argument(
         "--output_dir", required=True, help="Folder for the two SequenceExample files."

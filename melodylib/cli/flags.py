@@ -75,12 +75,15 @@ def add_config_flags(parser: argparse.ArgumentParser, required: bool = True) -> 
         "transposed to C, and the base hyperparameters.",
     )
     parser.add_argument(
-        "--generator_id", default=None, help="With --melody_encoder_decoder: the config's id."
+        "--generator_id",
+        default=None,
+        help="The config's id (its name), e.g. for --melody_encoder_decoder; stored in a bundle "
+        "written with --save_generator_bundle.",
     )
     parser.add_argument(
         "--generator_description",
         default=None,
-        help="With --melody_encoder_decoder: the config's description.",
+        help="The config's description; stored in a bundle written with --save_generator_bundle.",
     )
     parser.add_argument(
         "--hparams",
@@ -91,8 +94,9 @@ def add_config_flags(parser: argparse.ArgumentParser, required: bool = True) -> 
     )
 
 
-def config_from_flags(flags: argparse.Namespace, required: bool = True):
-    """The MelodyRnnConfig named by --config or --melody_encoder_decoder, with --hparams applied.
+def config_from_flags(flags: argparse.Namespace, required: bool = True, with_details: bool = True):
+    """The MelodyRnnConfig named by --config or --melody_encoder_decoder, with --hparams applied
+    (and --generator_id and --generator_description, unless `with_details` is False).
 
     None when neither is given and `required` is False (a bundle or run_dir brings its own).
     """
@@ -104,16 +108,24 @@ def config_from_flags(flags: argparse.Namespace, required: bool = True):
         flags.config,
         flags.melody_encoder_decoder,
         flags.hparams or None,
-        getattr(flags, "generator_id", None),
-        getattr(flags, "generator_description", None),
+        getattr(flags, "generator_id", None) if with_details else None,
+        getattr(flags, "generator_description", None) if with_details else None,
     )
 
 
 def model_from_flags(flags: argparse.Namespace, config):
-    """The model named by --bundle_file or --run_dir/--checkpoint_file: (model, config, a name for it)."""
-    from melodylib.bundles.sources import load_model
+    """The model named by --bundle_file or --run_dir/--checkpoint_file: (model, config, a name for it).
 
-    return load_model(flags.bundle_file, flags.run_dir, flags.checkpoint_file, config)
+    --hparams apply to the loaded config too (as Magenta applies them to a bundle's config), as
+    far as the weights allow: see `with_flag_overrides`.
+    """
+    from melodylib.bundles.sources import load_model, with_flag_overrides
+
+    model, config, name = load_model(
+        flags.bundle_file, flags.run_dir, flags.checkpoint_file, config
+    )
+    source = flags.bundle_file or flags.run_dir or flags.checkpoint_file
+    return model, with_flag_overrides(config, str(source), flags.hparams or None), name
 
 
 # --- convert -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from melodylib.cli.course_commands import add_demo, add_doctor
 from melodylib.cli.data_commands import add_build_corpus, add_convert, add_create_dataset
+from melodylib.cli.export_commands import add_export_magenta_js, add_serve_web
 from melodylib.cli.flags import PROGRAM, rewrite_negated_booleans
 from melodylib.cli.model_commands import add_convert_bundle, add_evaluate, add_generate, add_train
 from melodylib.errors import MelodylibError
@@ -30,6 +31,8 @@ SUBCOMMANDS: list[Callable] = [
     add_generate,
     add_evaluate,
     add_convert_bundle,
+    add_export_magenta_js,
+    add_serve_web,
     add_build_corpus,
     add_demo,
     add_doctor,

@@ -1,8 +1,10 @@
-"""Subcommands that train and use models: train, generate, evaluate and convert_bundle."""
+"""Subcommands that use trained models: generate, evaluate and convert_bundle (train is in
+`train_commands`)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from melodylib.cli.flags import (
     add_boolean,
@@ -11,129 +13,9 @@ from melodylib.cli.flags import (
     config_from_flags,
     model_from_flags,
 )
+from melodylib.cli.train_commands import add_train  # noqa: F401 (the parser takes it from here)
 from melodylib.errors import MelodylibError
-
-
-def add_train(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="Train a model on SequenceExamples, with evaluation in the same process.",
-        description="Train a Melody RNN (Magenta's melody_rnn_train). Checkpoints and TensorBoard "
-        "summaries go to RUN_DIR/train (and RUN_DIR/eval); running again with the same --run_dir "
-        "resumes from the latest checkpoint.",
-    )
-    add_config_flags(parser)
-    parser.add_argument(
-        "--run_dir",
-        default="/tmp/melody_rnn/logdir/run1",
-        help="Folder for checkpoints and summaries: RUN_DIR/train and RUN_DIR/eval (default "
-        "/tmp/melody_rnn/logdir/run1).",
-    )
-    parser.add_argument(
-        "--sequence_example_file",
-        default="",
-        help="TFRecord of SequenceExamples to train on (training_melodies.tfrecord); globs and "
-        "comma-separated lists are allowed. Required.",
-    )
-    parser.add_argument(
-        "--num_training_steps",
-        type=int,
-        default=0,
-        help="Train until this global step; 0 (the default) trains until interrupted.",
-    )
-    parser.add_argument(
-        "--summary_frequency",
-        type=int,
-        default=10,
-        help="Steps between log lines and TensorBoard summaries (default 10).",
-    )
-    parser.add_argument(
-        "--num_checkpoints",
-        type=int,
-        default=10,
-        help="How many latest checkpoints to keep; 0 keeps all (default 10).",
-    )
-    parser.add_argument(
-        "--save_checkpoint_secs",
-        type=float,
-        default=60.0,
-        help="Seconds between checkpoints (default 60, as Magenta); one is always written at the end.",
-    )
-    add_boolean(
-        parser,
-        "eval",
-        False,
-        "Evaluate the latest checkpoint in RUN_DIR on --sequence_example_file instead of training "
-        "(Magenta's separate eval process; see --eval_sequence_example_file for evaluation during training)",
-    )
-    parser.add_argument(
-        "--num_eval_examples",
-        type=int,
-        default=0,
-        help="Melodies per evaluation; 0 (the default) uses the whole eval set.",
-    )
-    parser.add_argument(
-        "--eval_sequence_example_file",
-        default="",
-        help="Beyond Magenta: evaluate on this eval set (eval_melodies.tfrecord) every "
-        "--eval_frequency steps inside the training process, with dropout off.",
-    )
-    parser.add_argument(
-        "--eval_frequency",
-        type=int,
-        default=100,
-        help="Steps between evaluations during training (default 100).",
-    )
-    parser.add_argument(
-        "--warm_start_bundle",
-        default="",
-        help="Start from the weights of this bundle (ours or a Magenta .mag) instead of random ones: fine-tuning.",
-    )
-    parser.add_argument(
-        "--strategy",
-        choices=["default", "mirrored"],
-        default="default",
-        help="'mirrored' trains on all local GPUs with tf.distribute.MirroredStrategy; for several "
-        "machines see MultiWorkerMirroredStrategy in the README.",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=None, help="Random seed for weights and shuffling."
-    )
-    add_log_flag(parser)
-    parser.set_defaults(run=run_train)
-
-
-def run_train(flags: argparse.Namespace) -> int:
-    config = config_from_flags(flags)
-    if flags.eval:
-        from melodylib.bundles.sources import load_model
-        from melodylib.evaluation.metrics import evaluate_model
-
-        model, config, _ = load_model(run_dir=flags.run_dir, config=config)
-        metrics = evaluate_model(
-            model, flags.sequence_example_file, config, flags.num_eval_examples
-        )
-        print("Eval: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
-        return 0
-    from melodylib.training.loop import train
-
-    result = train(
-        config,
-        flags.sequence_example_file,
-        flags.run_dir,
-        num_training_steps=flags.num_training_steps,
-        summary_frequency=flags.summary_frequency,
-        num_checkpoints=flags.num_checkpoints,
-        save_checkpoint_secs=flags.save_checkpoint_secs,
-        eval_sequence_example_file=flags.eval_sequence_example_file or None,
-        eval_frequency=flags.eval_frequency,
-        num_eval_examples=flags.num_eval_examples,
-        warm_start_bundle=flags.warm_start_bundle or None,
-        strategy=flags.strategy,
-        seed=flags.seed,
-    )
-    print(f"Finished at step {result.step}; checkpoints in {flags.run_dir}/train.")
-    return 0
+from melodylib.music.events import NO_EVENT
 
 
 # --- generate ----------------------------------------------------------------------------------
@@ -192,13 +74,16 @@ def add_generate(subparsers) -> None:
     parser.add_argument(
         "--primer_midi",
         default="",
-        help="A MIDI file to use as the primer (its tempo is kept; of simultaneous notes the highest is kept).",
+        help="A MIDI file to use as the primer. As in Magenta, its tempo overrides --qpm, the "
+        "highest of simultaneous notes is kept, and the model reads it from the bar of its first "
+        "note (earlier empty bars stay in the output's timing).",
     )
     parser.add_argument(
         "--qpm",
         type=float,
         default=None,
-        help="Tempo of the output in quarters per minute (default: the primer's, else 120).",
+        help="Tempo of the output in quarters per minute (default 120); a --primer_midi's own "
+        "tempo overrides it, as in Magenta.",
     )
     parser.add_argument(
         "--temperature",
@@ -233,62 +118,119 @@ def add_generate(subparsers) -> None:
 
 def run_generate(flags: argparse.Namespace) -> int:
     from melodylib.generation import generator as generation
-    from melodylib.generation import primers
 
-    config = config_from_flags(flags, required=False)
     if flags.save_generator_bundle:
-        if not flags.bundle_file:
-            raise MelodylibError("--save_generator_bundle needs --bundle_file, the bundle to write")
-        from melodylib.bundles.bundle import save_bundle
-        from melodylib.bundles.sources import load_trained_model
-
-        model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
-        path = save_bundle(
-            flags.bundle_file,
-            model,
-            config,
-            flags.bundle_description or "",
-            {"training_steps": step, "run_dir": str(flags.run_dir or flags.checkpoint_file)},
-        )
-        print(f"Wrote bundle {path} ({config.name}, step {step}).")
-        return 0
-    model, config, _ = model_from_flags(flags, config)
+        return run_save_generator_bundle(flags)
+    model, config, _ = model_from_flags(flags, config_from_flags(flags, required=False))
     generator = generation.MelodyGenerator(model, config)
     if float(flags.num_steps) != int(flags.num_steps):
         raise MelodylibError(
             f"--num_steps must be a whole number of 16th steps, got {flags.num_steps}"
         )
-    qpm = flags.qpm
-    if flags.primer_melody:
-        primer = primers.parse_primer_melody(flags.primer_melody)
-    elif flags.primer_midi:
-        primer, primer_qpm, polyphonic = primers.primer_from_midi(flags.primer_midi)
-        qpm = qpm or primer_qpm
-        if polyphonic:
-            print(
-                f"Note: {flags.primer_midi} has simultaneous notes; the highest note of each onset is kept."
-            )
-    else:
-        print("No primer given: starting from a single middle C.")
-        primer = [primers.MIDDLE_C]
-    if qpm is not None and not qpm > 0:
-        raise MelodylibError(f"--qpm must be positive, got {qpm}")
+    num_steps = int(flags.num_steps)
+    primer, qpm = primer_from_flags(flags)
+    if primer.leading_steps + len(primer.events) >= num_steps:
+        raise MelodylibError(
+            f"the primer lasts {primer.leading_steps + len(primer.events)} steps but --num_steps is "
+            f"{num_steps}: num_steps counts the primer too, so it must be larger (e.g. "
+            f"--num_steps={primer.leading_steps + len(primer.events) + 64})"
+        )
     melodies = generator.generate(
-        primer,
-        num_steps=int(flags.num_steps),
+        primer.events,
+        num_steps=num_steps - primer.leading_steps,
         num_outputs=flags.num_outputs,
         temperature=flags.temperature,
         beam_size=flags.beam_size,
         branch_factor=flags.branch_factor,
         steps_per_iteration=flags.steps_per_iteration,
         seed=flags.seed,
-        qpm=qpm or 120.0,
+        qpm=qpm,
     )
+    melodies = [with_leading_silence(melody, primer.leading_steps) for melody in melodies]
     paths = generation.write_melodies(melodies, flags.output_dir, musicxml=flags.musicxml)
     for melody, path in zip(melodies, paths):
         print(f"{path}: log-likelihood {melody.log_likelihood:.3f}")
     scores = " and MusicXML scores" if flags.musicxml else ""
     print(f"Wrote {len(paths)} MIDI files{scores} to {flags.output_dir}.")
+    return 0
+
+
+def primer_from_flags(flags: argparse.Namespace):
+    """(Primer, qpm) from --primer_melody, else --primer_midi, else a middle C, as Magenta:
+    a MIDI primer's own tempo overrides --qpm; otherwise --qpm, else 120."""
+    from melodylib.generation import primers
+
+    if flags.qpm is not None and not flags.qpm > 0:
+        raise MelodylibError(f"--qpm must be positive, got {flags.qpm}")
+    qpm = flags.qpm or 120.0
+    if flags.primer_melody:
+        return primers.primer_from_events(primers.parse_primer_melody(flags.primer_melody)), qpm
+    if flags.primer_midi:
+        primer = primers.midi_primer(flags.primer_midi)
+        if primer.polyphonic:
+            print(
+                f"Note: {flags.primer_midi} has simultaneous notes; the highest note of each "
+                "onset is kept."
+            )
+        if flags.qpm and abs(flags.qpm - primer.qpm) > 1e-6:
+            print(
+                f"Note: --qpm {flags.qpm:g} is not used: a MIDI primer keeps its own tempo "
+                f"({primer.qpm:g} qpm), as in Magenta."
+            )
+        if primer.leading_steps:
+            print(
+                f"Note: {flags.primer_midi} starts with {primer.leading_steps} silent steps; the "
+                "model reads it from the bar of its first note, as in Magenta."
+            )
+        return primer, primer.qpm
+    print("No primer given: starting from a single middle C.")
+    return primers.Primer([primers.MIDDLE_C]), qpm
+
+
+def with_leading_silence(melody, steps: int):
+    """A GeneratedMelody with `steps` silent steps put back in front (the empty bars of the primer
+    that the model did not read), so the notes keep their times in the output."""
+    if not steps:
+        return melody
+    silence = [NO_EVENT] * steps
+    return dataclasses.replace(
+        melody,
+        events=silence + list(melody.events),
+        primer_length=melody.primer_length + steps,
+        model_events=silence + list(melody.model_events) if melody.model_events else [],
+    )
+
+
+def run_save_generator_bundle(flags: argparse.Namespace) -> int:
+    """--save_generator_bundle: a bundle of --run_dir/--checkpoint_file, whose config carries
+    --generator_id, --generator_description and --hparams (as Magenta's bundle details)."""
+    from melodylib.bundles.bundle import save_bundle
+    from melodylib.bundles.sources import load_trained_model, with_flag_overrides
+
+    if not flags.bundle_file:
+        raise MelodylibError("--save_generator_bundle needs --bundle_file, the bundle to write")
+    if not (flags.run_dir or flags.checkpoint_file):
+        raise MelodylibError("--save_generator_bundle needs --run_dir or --checkpoint_file")
+    config = config_from_flags(flags, required=False, with_details=False)
+    model, config, step = load_trained_model(flags.run_dir, flags.checkpoint_file, config)
+    source = str(flags.run_dir or flags.checkpoint_file)
+    config = with_flag_overrides(
+        config,
+        source,
+        flags.hparams or None,
+        flags.generator_id,
+        flags.generator_description,
+    )
+    if flags.bundle_description is None:
+        print("Note: no --bundle_description given; the bundle has none.")
+    path = save_bundle(
+        flags.bundle_file,
+        model,
+        config,
+        flags.bundle_description or "",
+        {"training_steps": step, "run_dir": source},
+    )
+    print(f"Wrote bundle {path} ({config.name}, step {step}).")
     return 0
 
 
@@ -330,8 +272,45 @@ def add_evaluate(subparsers) -> None:
     parser.add_argument(
         "--output_json", default="", help="Also write the table as JSON, one object per row."
     )
+    add_memorisation_flags(parser)
     add_log_flag(parser)
     parser.set_defaults(run=run_evaluate)
+
+
+def add_memorisation_flags(parser: argparse.ArgumentParser) -> None:
+    """evaluate's memorisation check: what generated melodies copy from the training tunes."""
+    parser.add_argument(
+        "--note_sequence_file",
+        default="",
+        help="The NoteSequences the data set was made from (create_dataset's --input). With it, "
+        "evaluate also continues the first bar of eval tunes and reports the longest stretch each "
+        "continuation shares with a training tune (up to transposition), beside the same figure "
+        "for the real eval tunes.",
+    )
+    parser.add_argument(
+        "--eval_ratio",
+        type=float,
+        default=0.1,
+        help="create_dataset's --eval_ratio, to split the tunes as it did (default 0.1).",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="create_dataset's --seed (the split; default 0); also seeds the generated melodies.",
+    )
+    parser.add_argument(
+        "--num_generated",
+        type=int,
+        default=100,
+        help="Eval tunes to continue for the memorisation check (default 100).",
+    )
+    parser.add_argument(
+        "--num_steps",
+        type=int,
+        default=128,
+        help="Steps of each continuation and of each real tune it is compared with (default 128).",
+    )
 
 
 def run_evaluate(flags: argparse.Namespace) -> int:
@@ -350,8 +329,26 @@ def run_evaluate(flags: argparse.Namespace) -> int:
             num_eval_examples=flags.num_eval_examples,
         )
     print(evaluation.format_table(rows))
+    print(
+        f"{name}: per-class accuracy {metrics['per_class_accuracy']:.3f} (Magenta's "
+        "metrics/per_class_accuracy: the mean over all classes, a class never seen counting 0)"
+    )
+    report = None
+    if flags.note_sequence_file:
+        from melodylib.evaluation.memorisation_report import memorisation_check
+
+        report = memorisation_check(
+            model,
+            flags.note_sequence_file,
+            flags.eval_ratio,
+            flags.seed,
+            flags.num_generated,
+            flags.num_steps,
+            config,
+        )
+        print(report.format())
     if flags.output_json:
-        evaluation.write_json(rows, flags.output_json)
+        evaluation.write_json(rows, flags.output_json, memorisation=report)
         print(f"Wrote {flags.output_json}.")
     return 0
 

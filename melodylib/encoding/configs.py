@@ -62,6 +62,8 @@ class HParams:
     learning_rate: float = 0.001
     residual_connections: bool = False
     use_cudnn: bool = False  # Magenta only logs a warning and uses a normal LSTM; so do we
+    # first_layer or whole_stack (magenta-behaviour.md: "The 2016 attention layout")
+    attention_layout: str = "first_layer"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -118,7 +120,9 @@ _INT_NAMES = ("batch_size", "attn_length")
 _FLOAT_NAMES = ("dropout_keep_prob", "clip_norm", "learning_rate")
 _BOOL_NAMES = ("residual_connections", "use_cudnn")
 _LIST_NAMES = ("rnn_layer_sizes",)
+_CHOICE_NAMES = {"attention_layout": ("first_layer", "whole_stack")}
 _EXPECTED = {
+    **{name: "one of " + ", ".join(choices) for name, choices in _CHOICE_NAMES.items()},
     **{name: "a whole number" for name in _INT_NAMES},
     **{name: "a number" for name in _FLOAT_NAMES},
     **{name: "true or false" for name in _BOOL_NAMES},
@@ -141,6 +145,8 @@ def _coerce(name: str, value: Any) -> Any:
     """The value as the hparam's type; text such as "64" or "[64,64]" is parsed."""
     if isinstance(value, str):
         return _parse_value(name, value)
+    if name in _CHOICE_NAMES:
+        raise _bad_value(name, value)
     if name in _INT_NAMES:
         if not _is_whole_number(value):
             raise _bad_value(name, value)
@@ -165,6 +171,10 @@ def _coerce(name: str, value: Any) -> Any:
 def _parse_value(name: str, text: str) -> Any:
     """Parse one value written as text."""
     text = _strip_quotes(text.strip())
+    if name in _CHOICE_NAMES:
+        if text not in _CHOICE_NAMES[name]:
+            raise _bad_value(name, text)
+        return text
     if name in _INT_NAMES:
         try:
             return int(text)
@@ -221,6 +231,8 @@ def _check_ranges(hparams: HParams) -> None:
 
 
 def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):

@@ -37,11 +37,13 @@ __all__ = [
     "MemorisationReport",
     "NamedMelodies",
     "continue_first_bars",
+    "memorisation_check",
     "memorisation_report",
     "split_named_melodies",
 ]
 
 TuneName = tuple[str, str]
+STEPS_PER_BAR = 16  # 4/4 at Magenta's 4 steps per quarter: the primer is the tune's first bar
 
 
 @dataclass
@@ -83,7 +85,7 @@ def continue_first_bars(
     generate: Callable[[list[int], int, int], list[int]],
     tunes: Sequence[Any],
     num_steps: int,
-    primer_steps: int = 16,
+    primer_steps: int = STEPS_PER_BAR,
     seed: int = 0,
 ) -> list[list[int]]:
     """Each tune's first `primer_steps` events continued to `num_steps` steps by `generate`.
@@ -169,3 +171,55 @@ def memorisation_report(
         most_shared_title=title,
         tunes_copied_from=len(copied),
     )
+
+
+def memorisation_check(
+    model_or_bundle: Any,
+    note_sequence_file: str | os.PathLike,
+    eval_ratio: float,
+    seed: int = 0,
+    num_melodies: int = 100,
+    num_steps: int = 128,
+    config: Any = None,
+    log: Callable[[str], None] = print,
+) -> MemorisationReport:
+    """The whole check for a model on the data set made from `note_sequence_file`.
+
+    Split the tunes as `create_dataset --eval_ratio --seed` did, index the training melodies,
+    pick `num_melodies` eval tunes of at least `num_steps` steps (seeded), continue the first bar
+    of each with the model, and measure the continuations beside the same tunes cut to
+    `num_steps`.
+    """
+    from melodylib.bundles.sources import model_and_config
+    from melodylib.generation.generator import MelodyGenerator
+
+    if num_melodies < 1 or num_steps < 2 * STEPS_PER_BAR:
+        raise MelodylibError(
+            f"the memorisation check needs at least 1 melody of at least {2 * STEPS_PER_BAR} "
+            f"steps, got {num_melodies} melodies of {num_steps} steps"
+        )
+    model, config = model_and_config(model_or_bundle, config)
+    training, evaluation = split_named_melodies(note_sequence_file, eval_ratio, seed)
+    if not training.melodies:
+        raise MelodylibError(
+            f"{note_sequence_file}: no training melodies with --eval_ratio={eval_ratio}"
+        )
+    long_enough = [m for m in evaluation.melodies if len(m) >= num_steps]
+    if not long_enough:
+        raise MelodylibError(
+            f"{note_sequence_file}: no eval melody has {num_steps} steps; lower --num_steps or "
+            "check --eval_ratio and --seed (they must be the ones create_dataset used)"
+        )
+    chosen = np.random.default_rng(seed).choice(
+        len(long_enough), size=min(num_melodies, len(long_enough)), replace=False
+    )
+    real = [list(long_enough[i].events[:num_steps]) for i in chosen]
+    log(f"Indexing {len(training.melodies)} training melodies; continuing {len(real)} eval tunes")
+    index = MemorisationIndex.build(training.melodies, training.names)
+    generator = MelodyGenerator(model, config)
+
+    def generate(primer: list[int], steps: int, melody_seed: int) -> list[int]:
+        return generator.generate(primer, num_steps=steps, seed=melody_seed)[0].events
+
+    generated = continue_first_bars(generate, real, num_steps, STEPS_PER_BAR, seed)
+    return memorisation_report(index, generated, real, training.titles)

@@ -3,7 +3,9 @@
 Every row of the table is scored on the same encoded labels: the negative log-likelihood per
 step (the loss, in nats), perplexity = exp(loss), accuracy (the most likely class is right),
 event accuracy (on steps whose label is not the encoder's no-event label) and no-event accuracy.
-Dropout is off for models here (Magenta's eval kept it on).
+Models also get Magenta's eval-only per-class accuracy (`per_class_accuracy`: the mean over all
+classes of each class's accuracy, a class that is never a label counting as 0, as TF1's
+mean_per_class_accuracy). Dropout is off for models here (Magenta's eval kept it on).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def evaluate_model(
     num_eval_examples: int = 0,
     batch_size: int = 64,
 ) -> dict[str, float]:
-    """Magenta's metrics of a model (or bundle) on a SequenceExample file, with dropout off."""
+    """Magenta's eval metrics of a model (or bundle) on a SequenceExample file, per-class
+    accuracy included, with dropout off."""
     from melodylib.bundles.sources import model_and_config
     from melodylib.data.datasets import check_input_size, make_dataset
     from melodylib.training.metrics import evaluate_dataset
@@ -133,6 +136,12 @@ def format_table(rows: Iterable[EvaluationRow]) -> str:
     return "\n".join(lines)
 
 
-def write_json(rows: Iterable[EvaluationRow], path: str | os.PathLike) -> None:
-    """One JSON object per model or baseline, with its name and metrics (atomically written)."""
-    write_text_atomically(path, json.dumps([row.to_dict() for row in rows], indent=2))
+def write_json(rows: Iterable[EvaluationRow], path: str | os.PathLike, memorisation=None) -> None:
+    """One JSON object per model or baseline, with its name and metrics (atomically written).
+
+    With a `MemorisationReport`, the file holds {"rows": [...], "memorisation": {...}} instead.
+    """
+    content: Any = [row.to_dict() for row in rows]
+    if memorisation is not None:
+        content = {"rows": content, "memorisation": memorisation.to_dict()}
+    write_text_atomically(path, json.dumps(content, indent=2))

@@ -17,6 +17,7 @@ from keras import ops
 
 from melodylib.errors import MelodylibError
 from melodylib.models.initializers import joint_glorot_uniform
+from melodylib.models.whole_stack_attention import WholeStackAttentionCell
 
 __all__ = ["AttentionCell", "attention_weights"]
 
@@ -166,12 +167,13 @@ def attention_weights(model: keras.Model, inputs: Any) -> np.ndarray:
 
     `inputs` is [time, input_size] (one melody, e.g. `config.encoder.inputs(events)`); the result
     is [time, attn_length]: at step t, how much the model looked at each of the last attn_length
-    outputs (column attn_length - 1 is the previous step, column 0 the oldest; slots before the
-    melody start are the zero memory upstream never masks).
+    outputs of the wrapper (around the first layer, or the whole stack in the 2016 layout):
+    column attn_length - 1 is the previous step, column 0 the oldest; slots before the melody
+    start are the zero memory upstream never masks.
     """
     layer = model.get_layer("lstm_0")
     cell = layer.cell
-    if not isinstance(cell, AttentionCell):
+    if not isinstance(cell, (AttentionCell, WholeStackAttentionCell)):
         raise MelodylibError(
             f"model {model.name!r} has no attention layer (only attention_rnn has one)"
         )

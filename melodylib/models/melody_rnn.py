@@ -1,9 +1,11 @@
-"""The Keras 3 Melody RNN: stacked LSTMs (+ Magenta's attention cell on layer 1) and its size.
+"""The Keras 3 Melody RNN: stacked LSTMs (+ Magenta's attention, layer 1 or whole stack), its size.
 
 Start here: `build_model(config)` is the whole network, `magenta_parameter_count(config)` the
 arithmetic behind its size. The pieces live beside this module:
 
 - `attention_cell.AttentionCell`: one step of Magenta's attention wrapper, the readable maths;
+- `whole_stack_attention.WholeStackAttentionCell`: the 2016 layout (hparam
+  ``attention_layout=whole_stack``), attention wrapped around the whole stack of LSTM layers;
 - `lean.attention_rnn.AttentionRNN` and `lean.lean_lstm.LeanLSTM`: the same maths as the cell loop
   and Keras' LSTM over whole sequences, with less memory for training (see `melodylib.models.lean`);
 - `initializers.joint_glorot_uniform`: upstream's LSTM initialisation;
@@ -21,6 +23,9 @@ Layer names are fixed because checkpoints, bundles and the Magenta weight import
   :class:`LeanLSTM` (Keras' LSTM recomputing its gates for backprop: memory is tightest there);
 - ``dropout_0`` … ``dropout_{n-1}``: a Dropout on each layer's output sequence (upstream's
   DropoutWrapper(output_keep_prob), never input or state dropout);
+- with ``attention_layout=whole_stack`` (and attn_length > 0) there is one recurrent layer,
+  ``lstm_0``, a ``keras.layers.RNN`` over a :class:`WholeStackAttentionCell` holding every LSTM
+  layer and doing their output dropout itself (no ``dropout_<k>`` layers);
 - ``logits``: Dense(num_classes), no activation.
 
 Masking: there is deliberately no Masking layer. Batches are padded only at the *end* of each
@@ -43,6 +48,7 @@ from melodylib.models.attention_cell import AttentionCell
 from melodylib.models.initializers import joint_glorot_uniform
 from melodylib.models.lean.attention_rnn import AttentionRNN
 from melodylib.models.lean.lean_lstm import LeanLSTM
+from melodylib.models.whole_stack_attention import WholeStackAttentionCell
 
 __all__ = ["build_model", "count_parameters", "magenta_parameter_count"]
 
@@ -62,6 +68,8 @@ def build_model(config: Any) -> keras.Model:
     """
     input_size, num_classes, sizes, keep, attn_length = _checked(config)
     inputs = keras.Input(shape=(None, input_size), dtype="float32", name="inputs")
+    if attn_length > 0 and _attention_layout(config) == "whole_stack":
+        return _build_whole_stack_model(config, inputs, num_classes, sizes, keep, attn_length)
     outputs = inputs
     layer_input_size = input_size
     for index, units in enumerate(sizes):
@@ -96,6 +104,26 @@ def build_model(config: Any) -> keras.Model:
     return keras.Model(inputs, logits, name=str(getattr(config, "name", "melody_rnn")))
 
 
+def _build_whole_stack_model(
+    config: Any, inputs: Any, num_classes: int, sizes: list[int], keep: float, attn_length: int
+) -> keras.Model:
+    """The 2016 layout: one attention wrapper around the whole stack, then the logits.
+
+    One recurrent layer, ``lstm_0`` (a plain ``keras.layers.RNN``), holds the whole stack in a
+    :class:`WholeStackAttentionCell` (weights ``lstm_0/whole_stack_attention/...``); the output
+    dropout of every LSTM layer happens inside the cell, where the 2016 graph had it, so there
+    are no ``dropout_<k>`` layers.
+    """
+    cell = WholeStackAttentionCell(
+        sizes, attn_length, dropout_rate=1.0 - keep, name="whole_stack_attention"
+    )
+    outputs = keras.layers.RNN(cell, return_sequences=True, name="lstm_0")(inputs)
+    logits = keras.layers.Dense(
+        num_classes, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="logits"
+    )(outputs)
+    return keras.Model(inputs, logits, name=str(getattr(config, "name", "melody_rnn")))
+
+
 def count_parameters(model: keras.Model) -> int:
     """The number of weights in `model` (all are trainable)."""
     return int(model.count_params())
@@ -108,6 +136,17 @@ def magenta_parameter_count(config: Any) -> int:
     `count_parameters(build_model(config))`.
     """
     input_size, num_classes, sizes, _, attn_length = _checked(config)
+    if attn_length > 0 and _attention_layout(config) == "whole_stack":
+        attn_size = sizes[-1]
+        total = (input_size + attn_size) * input_size + input_size  # W_in, b_in
+        layer_input_size = input_size
+        for units in sizes:
+            total += (layer_input_size + units) * 4 * units + 4 * units  # LSTM kernel + bias
+            layer_input_size = units
+        total += attn_size * attn_size + attn_size  # attn_w, attn_v
+        total += 2 * sum(sizes) * attn_size + attn_size  # W_q, b_q
+        total += (sizes[-1] + attn_size) * attn_size + attn_size  # W_o, b_o
+        return total + attn_size * num_classes + num_classes
     total = 0
     layer_input_size = input_size
     for index, units in enumerate(sizes):
@@ -144,6 +183,17 @@ def _layer_sizes(config: Any) -> list[int]:
             )
         result.append(int(size))
     return result
+
+
+def _attention_layout(config: Any) -> str:
+    """The hparam attention_layout: "first_layer" (default) or "whole_stack" (the 2016 layout)."""
+    layout = getattr(config.hparams, "attention_layout", "first_layer") or "first_layer"
+    if layout not in ("first_layer", "whole_stack"):
+        raise MelodylibError(
+            f"hparam attention_layout={layout!r} is unknown: choose first_layer (Magenta since "
+            "2017) or whole_stack (the 2016 bundles), e.g. --hparams='attention_layout=whole_stack'"
+        )
+    return layout
 
 
 def _checked(config: Any) -> tuple[int, int, list[int], float, int]:

@@ -68,7 +68,9 @@ class StepModel:
     recurrent state, so a primer can be fed in one call and then one step per call.
 
     State: a flat list, layer by layer. A plain LSTM layer contributes ``[h, c]`` (Keras order);
-    the attention layer contributes ``[c, h, attns, attn_states, attn_keys]`` (see AttentionCell).
+    the attention layer contributes ``[c, h, attns, attn_states, attn_keys]`` (see AttentionCell);
+    the 2016 layout's single layer ``[c_0, h_0, …, c_{K-1}, h_{K-1}, attns, attn_states]`` (see
+    WholeStackAttentionCell).
     The variables are shared, not copied: further training is seen at once.
     """
 

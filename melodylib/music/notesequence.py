@@ -2,8 +2,10 @@
 
 A NoteSequence is what every reader produces and every later stage consumes: notes with
 pitch, velocity and times in seconds, plus tempos, time signatures and key signatures.
-It is stored one sequence per record in TFRecord files (as compact JSON), and written
-back to MIDI with pretty_midi.
+It is stored one sequence per record in TFRecord files, as note_seq's `NoteSequence` protobuf
+(the records Magenta's convert_dir_to_note_sequences writes, so each side reads the other's
+files; schema in `notesequence_schema`) or as the compact JSON records melodylib wrote before;
+readers accept both, record by record. It is written back to MIDI with pretty_midi.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from melodylib.atomic import atomic_path
 from melodylib.errors import MelodylibError
 from melodylib.tfrecords import expand_paths, read_records, write_records  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 DEFAULT_QPM = 120.0
 STANDARD_PPQ = 220
@@ -37,6 +44,10 @@ class Note:
     instrument: int = 0
     program: int = 0
     is_drum: bool = False
+    quantized_start_step: int = 0
+    quantized_end_step: int = 0
+    part: int = 0
+    voice: int = 0
 
 
 @dataclass(slots=True)
@@ -67,7 +78,14 @@ class KeySignature:
 
 @dataclass
 class NoteSequence:
-    """A piece of music as notes in seconds, with its tempo, meter and key events and where it came from."""
+    """A piece of music as notes in seconds, with its tempo, meter and key events and where it came from.
+
+    The fields are those of note_seq's protobuf (declared in `notesequence_schema`) that melody
+    work uses, with two changes: `source_type` ("midi", "musicxml", "abc" or "") stands for
+    `source_info`, and `title` for `sequence_metadata.title`. A sequence quantized elsewhere (a Magenta.js one) has
+    `steps_per_quarter` (or `steps_per_second`) above 0, `total_quantized_steps` and each note's
+    quantized steps; melodylib's own quantization builds a `QuantizedSequence` instead.
+    """
 
     notes: list[Note] = field(default_factory=list)
     tempos: list[Tempo] = field(default_factory=list)
@@ -80,6 +98,10 @@ class NoteSequence:
     collection_name: str = ""
     source_type: str = ""  # "midi", "musicxml" or "abc"
     title: str = ""
+    reference_number: int = 0
+    total_quantized_steps: int = 0
+    steps_per_quarter: int = 0
+    steps_per_second: int = 0
 
     def note_arrays(self) -> dict[str, np.ndarray]:
         """The notes as columns of numpy arrays (pitch, velocity, start_time, end_time, ...)."""
@@ -102,9 +124,18 @@ class NoteSequence:
 
     # --- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """A JSON-ready dict; notes are stored column by column to keep records small."""
-        columns = self.note_arrays()
-        return {
+        """melodylib's JSON record as a dict; notes are stored column by column to keep records small.
+
+        Fields that are zero in every sequence melodylib reads (quantized steps, part, voice,
+        reference number, quantization) are stored only when set, so older records keep their
+        exact bytes.
+        """
+        columns = {name: column.tolist() for name, column in self.note_arrays().items()}
+        for name in _OPTIONAL_NOTE_COLUMNS:
+            values = [getattr(note, name) for note in self.notes]
+            if any(values):
+                columns[name] = values
+        data = {
             "format_version": FORMAT_VERSION,
             "id": self.id,
             "filename": self.filename,
@@ -113,20 +144,25 @@ class NoteSequence:
             "title": self.title,
             "total_time": self.total_time,
             "ticks_per_quarter": self.ticks_per_quarter,
-            "notes": {name: column.tolist() for name, column in columns.items()},
+            "notes": columns,
             "tempos": [[t.time, t.qpm] for t in self.tempos],
             "time_signatures": [[t.time, t.numerator, t.denominator] for t in self.time_signatures],
             "key_signatures": [[k.time, k.key, k.mode] for k in self.key_signatures],
         }
+        data.update(
+            {name: getattr(self, name) for name in _OPTIONAL_SCALARS if getattr(self, name)}
+        )
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> NoteSequence:
         """Inverse of `to_dict`."""
         columns = data.get("notes", {})
         pitches = columns.get("pitch", [])
+        optional = [columns.get(name) or [0] * len(pitches) for name in _OPTIONAL_NOTE_COLUMNS]
         notes = [
-            Note(int(p), int(v), float(s), float(e), int(i), int(prog), bool(d))
-            for p, v, s, e, i, prog, d in zip(
+            Note(int(p), int(v), float(s), float(e), int(i), int(prog), bool(d), *map(int, extra))
+            for p, v, s, e, i, prog, d, *extra in zip(
                 pitches,
                 columns.get("velocity", []),
                 columns.get("start_time", []),
@@ -134,6 +170,7 @@ class NoteSequence:
                 columns.get("instrument", []),
                 columns.get("program", []),
                 columns.get("is_drum", []),
+                *optional,
             )
         ]
         return cls(
@@ -153,7 +190,49 @@ class NoteSequence:
             collection_name=data.get("collection_name", ""),
             source_type=data.get("source_type", ""),
             title=data.get("title", ""),
+            **{name: int(data.get(name, 0)) for name in _OPTIONAL_SCALARS},
         )
+
+    def to_proto(self) -> Message:
+        """This sequence as a `magenta.NoteSequence` protobuf message (note_seq's schema)."""
+        return _to_message(self)
+
+    @classmethod
+    def from_proto(cls, message: Message) -> NoteSequence:
+        """A NoteSequence from a NoteSequence message: ours (`to_proto`) or note_seq's `music_pb2` one.
+
+        Pitch bends, control changes, text and section annotations, part and instrument infos
+        and subsequence info have no place here and are dropped.
+        """
+        return _from_message(cls, message)
+
+    def to_magenta_js(self) -> dict:
+        """This sequence as the plain object Magenta.js uses (camelCase names, plain numbers).
+
+        `json.dumps` it for a `.json` file, or pass it to Magenta.js code as an INoteSequence.
+        """
+        from melodylib.music.magenta_js_json import plain_object
+
+        return plain_object(self)
+
+    @classmethod
+    def from_magenta_js(
+        cls,
+        data: dict | str | bytes,
+        source: str = "the NoteSequence JSON",
+        fill_missing: bool = True,
+    ) -> NoteSequence:
+        """A NoteSequence from Magenta.js JSON (a plain object, protobuf.js `toJSON()`, or
+        Python's json_format output; camelCase or snake_case), as a dict or JSON text.
+
+        Notes from a Magenta.js model have steps but no times or velocities: unless
+        `fill_missing` is False they get times from their steps and velocity 80, as Magenta.js
+        plays them (melodylib.music.magenta_js_json). `source` names the input in the
+        MelodylibError raised for anything that is not a NoteSequence.
+        """
+        from melodylib.music.magenta_js_json import parse
+
+        return _from_message(cls, parse(data, source, fill_missing))
 
     @classmethod
     def from_record(cls, payload: bytes, source: str) -> NoteSequence:
@@ -162,16 +241,31 @@ class NoteSequence:
             return cls.from_bytes(payload)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             raise MelodylibError(
-                f"{source} is not a NoteSequence ({type(error).__name__}: {error}); "
-                "the file must come from write_note_sequences or `melody_rnn convert`"
+                f"{source} is not a NoteSequence ({error}); the file must hold NoteSequences "
+                "from `melody_rnn convert`, write_note_sequences or Magenta's "
+                "convert_dir_to_note_sequences"
             ) from None
 
-    def to_bytes(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
+    def to_bytes(self, output_format: str = "protobuf") -> bytes:
+        """One record: a serialized note_seq NoteSequence protobuf, or melodylib's JSON ("json")."""
+        if output_format == "protobuf":
+            return _to_message(self).SerializeToString()
+        if output_format == "json":
+            return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
+        raise MelodylibError(
+            f"unknown NoteSequence output format '{output_format}'; use one of {OUTPUT_FORMATS}"
+        )
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> NoteSequence:
-        return cls.from_dict(json.loads(payload.decode("utf-8")))
+        """Read one record in either form: JSON records start with "{", which no protobuf does.
+
+        (The byte "{" would be field 15 as a group, and field 15, quantization_info, is a message.)
+        Raises ValueError when the record is neither.
+        """
+        if payload[:1] == b"{":
+            return cls.from_dict(json.loads(payload.decode("utf-8")))
+        return _from_message(cls, _parse_message(payload))
 
     def copy(self) -> NoteSequence:
         """A deep copy (notes and events are copied too)."""
@@ -182,13 +276,154 @@ class NoteSequence:
         return dataclasses.replace(self, **changes)
 
 
-def write_note_sequences(path: str | os.PathLike, sequences: Iterable[NoteSequence]) -> int:
-    """Write NoteSequences to a TFRecord file, one record per sequence, atomically; returns the count."""
-    return write_records(path, (sequence.to_bytes() for sequence in sequences))
+# --- the protobuf form ---------------------------------------------------------------------------
+OUTPUT_FORMATS = ("protobuf", "json")
+_OPTIONAL_NOTE_COLUMNS = ("quantized_start_step", "quantized_end_step", "part", "voice")
+_OPTIONAL_SCALARS = (
+    "reference_number",
+    "total_quantized_steps",
+    "steps_per_quarter",
+    "steps_per_second",
+)
+
+
+def _to_message(sequence: NoteSequence) -> Message:
+    from melodylib.music.notesequence_schema import SOURCE_INFO, note_sequence_class
+
+    message = note_sequence_class()(
+        id=sequence.id,
+        filename=sequence.filename,
+        reference_number=sequence.reference_number,
+        collection_name=sequence.collection_name,
+        ticks_per_quarter=sequence.ticks_per_quarter,
+        total_time=sequence.total_time,
+        total_quantized_steps=sequence.total_quantized_steps,
+    )
+    for signature in sequence.time_signatures:
+        message.time_signatures.add(
+            time=signature.time, numerator=signature.numerator, denominator=signature.denominator
+        )
+    for key in sequence.key_signatures:
+        message.key_signatures.add(time=key.time, key=key.key, mode=key.mode)
+    for tempo in sequence.tempos:
+        message.tempos.add(time=tempo.time, qpm=tempo.qpm)
+    add_note = message.notes.add
+    for note in sequence.notes:
+        add_note(
+            pitch=note.pitch,
+            velocity=note.velocity,
+            start_time=note.start_time,
+            end_time=note.end_time,
+            quantized_start_step=note.quantized_start_step,
+            quantized_end_step=note.quantized_end_step,
+            instrument=note.instrument,
+            program=note.program,
+            is_drum=note.is_drum,
+            part=note.part,
+            voice=note.voice,
+        )
+    if sequence.source_type in SOURCE_INFO:
+        source_type, encoding_type, parser = SOURCE_INFO[sequence.source_type]
+        message.source_info.source_type = source_type
+        message.source_info.encoding_type = encoding_type
+        message.source_info.parser = parser
+    if sequence.steps_per_quarter:
+        message.quantization_info.steps_per_quarter = sequence.steps_per_quarter
+    elif sequence.steps_per_second:
+        message.quantization_info.steps_per_second = sequence.steps_per_second
+    if sequence.title:
+        message.sequence_metadata.title = sequence.title
+    return message
+
+
+def _from_message(cls: type[NoteSequence], message: Message) -> NoteSequence:
+    from melodylib.music.notesequence_schema import SOURCE_TYPE_OF_ENCODING
+
+    notes = [
+        Note(
+            note.pitch,
+            note.velocity,
+            note.start_time,
+            note.end_time,
+            note.instrument,
+            note.program,
+            note.is_drum,
+            note.quantized_start_step,
+            note.quantized_end_step,
+            note.part,
+            note.voice,
+        )
+        for note in message.notes
+    ]
+    return cls(
+        notes=notes,
+        tempos=[Tempo(tempo.time, tempo.qpm) for tempo in message.tempos],
+        time_signatures=[
+            TimeSignature(meter.time, meter.numerator, meter.denominator)
+            for meter in message.time_signatures
+        ],
+        key_signatures=[
+            KeySignature(key.time, key.key, key.mode) for key in message.key_signatures
+        ],
+        total_time=message.total_time,
+        ticks_per_quarter=message.ticks_per_quarter,
+        id=message.id,
+        filename=message.filename,
+        collection_name=message.collection_name,
+        source_type=SOURCE_TYPE_OF_ENCODING.get(message.source_info.encoding_type, ""),
+        title=message.sequence_metadata.title,
+        reference_number=message.reference_number,
+        total_quantized_steps=message.total_quantized_steps,
+        steps_per_quarter=message.quantization_info.steps_per_quarter,
+        steps_per_second=message.quantization_info.steps_per_second,
+    )
+
+
+def _parse_message(payload: bytes) -> Message:
+    """Parse a serialized NoteSequence; ValueError when it is not one."""
+    from google.protobuf.message import DecodeError
+
+    from melodylib.music.notesequence_schema import note_sequence_class
+
+    message = note_sequence_class()()
+    try:
+        message.ParseFromString(payload)
+    except DecodeError as error:
+        # A SequenceExample without context (create_dataset's output) starts with field 2.
+        hint = (
+            "; it looks like a SequenceExample of encoded melodies (create_dataset's output)"
+            if payload[:1] == b"\x12"
+            else ""
+        )
+        raise ValueError(
+            f"neither melodylib's JSON nor a NoteSequence protobuf: {error}{hint}"
+        ) from None
+    if payload and not message.ListFields():
+        raise ValueError("a protobuf without any NoteSequence field")
+    return message
+
+
+def write_note_sequences(
+    path: str | os.PathLike, sequences: Iterable[NoteSequence], output_format: str = "protobuf"
+) -> int:
+    """Write NoteSequences to a TFRecord file, one record per sequence, atomically; returns the count.
+
+    Records are note_seq NoteSequence protobufs, which Magenta reads; `output_format="json"`
+    writes melodylib's older JSON records instead.
+    """
+    if output_format not in OUTPUT_FORMATS:
+        raise MelodylibError(
+            f"unknown NoteSequence output format '{output_format}'; use one of {OUTPUT_FORMATS}"
+        )
+    return write_records(path, (sequence.to_bytes(output_format) for sequence in sequences))
 
 
 def read_note_sequences(path_or_glob: str | os.PathLike) -> Iterator[NoteSequence]:
-    """Yield the NoteSequences stored in a TFRecord file (or in every file matching a glob), in order."""
+    """Yield the NoteSequences stored in a TFRecord file (or in every file matching a glob), in order.
+
+    Each record may be a note_seq NoteSequence protobuf (Magenta's convert_dir_to_note_sequences,
+    `melody_rnn convert`) or melodylib's older JSON record; GZIP-compressed files are read too.
+    """
     for path in expand_paths(path_or_glob, "input"):
         try:
             records = read_records(path)
@@ -196,6 +431,40 @@ def read_note_sequences(path_or_glob: str | os.PathLike) -> Iterator[NoteSequenc
                 yield NoteSequence.from_record(payload, f"{path}: record {index}")
         except OSError as error:
             raise MelodylibError(f"cannot read {path}: {error.strerror or error}") from error
+
+
+def write_magenta_js_json(
+    path: str | os.PathLike, sequences: NoteSequence | Iterable[NoteSequence]
+) -> None:
+    """Write one NoteSequence (as an object) or several (as a list) to a Magenta.js JSON file, atomically."""
+    if isinstance(sequences, NoteSequence):
+        data: dict | list = sequences.to_magenta_js()
+    else:
+        data = [sequence.to_magenta_js() for sequence in sequences]
+    with atomic_path(path) as temporary:
+        try:
+            temporary.write_text(json.dumps(data), encoding="utf-8")
+        except OSError as error:
+            raise MelodylibError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def read_magenta_js_json(path: str | os.PathLike) -> list[NoteSequence]:
+    """The NoteSequences in a Magenta.js JSON file: one object, or a list of them."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise MelodylibError(f"cannot read {path}: {reason}") from error
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise MelodylibError(f"{path} is not JSON ({error})") from None
+    if isinstance(data, list):
+        return [
+            NoteSequence.from_magenta_js(item, f"{path}: sequence {index}")
+            for index, item in enumerate(data)
+        ]
+    return [NoteSequence.from_magenta_js(data, str(path))]
 
 
 # --- MIDI output ---------------------------------------------------------------------------------

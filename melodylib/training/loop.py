@@ -3,7 +3,8 @@
 `train` is a loop over the pieces of a run, each in a module of its own:
 - `step`: the compiled step (masked cross-entropy, magenta-behaviour.md: "Loss and metrics") and the optimizer (Adam, epsilon
   1e-8, each gradient clipped by its own norm at `clip_norm`, as tf_slim did);
-- `metrics`: Magenta's metrics: loss, perplexity, accuracy, event_accuracy, no_event_accuracy;
+- `metrics`: Magenta's metrics: loss, perplexity, accuracy, event_accuracy, no_event_accuracy
+  (and in evaluation per_class_accuracy);
 - `checkpoints`: resuming from the latest complete checkpoint (after removing the files of a save
   interrupted by a kill), warm starting from a bundle, and saving every `save_checkpoint_secs`
   and at the end, the latest `num_checkpoints` kept. A NaN or infinite loss (or weights) stops
@@ -14,7 +15,8 @@
 - `signals`: Ctrl-C or SIGTERM stops after the current step, with a final checkpoint;
 - `strategies`: `strategy="mirrored"` splits each batch between local devices.
 Optionally the eval set is scored every `eval_frequency` steps, with dropout off (Magenta
-evaluates in a second process, with dropout still on).
+evaluates in a second process, with dropout still on; `eval_loop` is melodylib's version of that
+process, with dropout off).
 """
 
 from __future__ import annotations

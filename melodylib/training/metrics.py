@@ -1,5 +1,6 @@
-"""Magenta's training metrics: per-batch sums computed inside compiled steps, added up over any
-number of batches, and turned into loss, perplexity and the three accuracies.
+"""Magenta's training and eval metrics: per-batch sums computed inside compiled steps, added up
+over any number of batches, and turned into loss, perplexity and the three accuracies, plus, in
+evaluation, Magenta's `metrics/per_class_accuracy`.
 
 To add a metric: add the per-batch count it needs to `batch_metric_sums` (if any) and its formula
 to `MetricSums.metrics`; everything else (training logs, TensorBoard, evaluation) follows.
@@ -14,6 +15,8 @@ import numpy as np
 from melodylib.errors import MelodylibError
 
 METRIC_NAMES = ("loss", "perplexity", "accuracy", "event_accuracy", "no_event_accuracy")
+# Evaluation adds Magenta's eval-only metric.
+EVAL_METRIC_NAMES = (*METRIC_NAMES, "per_class_accuracy")
 
 # The order of the sums in the vector `batch_metric_sums` returns; `cross_entropy` comes first
 # (the training loop checks it for NaN).
@@ -29,10 +32,12 @@ SUM_NAMES = (
 )
 
 
-def batch_metric_sums(labels, logits, mask, no_event_label: int):
+def batch_metric_sums(labels, logits, mask, no_event_label: int, per_class: bool = False):
     """The sums behind Magenta's metrics for one batch, as one tensor in SUM_NAMES order.
 
     Used inside compiled steps. `mask` is 1.0 on the real steps of each melody, 0.0 on padding.
+    With `per_class` (evaluation), the vector goes on with the steps of each label class and then
+    the correct ones of each class (2 x num_classes values), for the per-class accuracy.
     """
     import tensorflow as tf
 
@@ -52,7 +57,13 @@ def batch_metric_sums(labels, logits, mask, no_event_label: int):
         "no_event_correct": tf.reduce_sum(correct * no_event),
         "total_steps": tf.cast(tf.size(mask), tf.float32),
     }
-    return tf.stack([sums[name] for name in SUM_NAMES])
+    vector = tf.stack([sums[name] for name in SUM_NAMES])
+    if not per_class:
+        return vector
+    num_classes = int(logits.shape[-1])
+    class_steps = tf.math.unsorted_segment_sum(mask, labels, num_classes)
+    class_correct = tf.math.unsorted_segment_sum(correct, labels, num_classes)
+    return tf.concat([vector, class_steps, class_correct], axis=0)
 
 
 class MetricSums:
@@ -60,11 +71,33 @@ class MetricSums:
 
     def __init__(self) -> None:
         self.totals = dict.fromkeys(SUM_NAMES, 0.0)
+        self.class_steps: np.ndarray | None = None
+        self.class_correct: np.ndarray | None = None
 
     def add(self, values) -> None:
-        """Add one batch's sums (the vector from `batch_metric_sums`)."""
-        for name, value in zip(SUM_NAMES, values, strict=True):
+        """Add one batch's sums (the vector from `batch_metric_sums`, with or without per_class)."""
+        values = np.asarray(values, dtype=np.float64)
+        for name, value in zip(SUM_NAMES, values[: len(SUM_NAMES)], strict=True):
             self.totals[name] += float(value)
+        per_class = values[len(SUM_NAMES) :]
+        if per_class.size:
+            steps, correct = np.split(per_class, 2)
+            if self.class_steps is None:
+                self.class_steps, self.class_correct = np.zeros_like(steps), np.zeros_like(steps)
+            self.class_steps += steps
+            self.class_correct += correct
+
+    def class_accuracies(self) -> np.ndarray:
+        """The accuracy on the steps whose label is each class (NaN for a class never a label)."""
+        if self.class_steps is None:
+            raise MelodylibError("per-class accuracy needs sums made with per_class=True")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.class_steps > 0, self.class_correct / self.class_steps, np.nan)
+
+    def per_class_accuracy(self) -> float:
+        """Magenta's `metrics/per_class_accuracy` (TF1's mean_per_class_accuracy): the mean over
+        *all* classes of each class's accuracy, a class that is never a label counting as 0."""
+        return float(np.nan_to_num(self.class_accuracies(), nan=0.0).mean())
 
     def metrics(self) -> dict[str, float]:
         """loss, perplexity, accuracy, event_accuracy, no_event_accuracy (and the padded fraction)."""
@@ -77,7 +110,7 @@ class MetricSums:
             return totals[part] / totals[whole] if totals[whole] else float("nan")
 
         loss = totals["cross_entropy"] / steps
-        return {
+        metrics = {
             "loss": loss,
             "perplexity": math.exp(loss) if loss < 700.0 else float("inf"),
             "accuracy": totals["correct"] / steps,
@@ -85,17 +118,21 @@ class MetricSums:
             "no_event_accuracy": fraction("no_event_correct", "no_event_steps"),
             "padded_fraction": (totals["total_steps"] - steps) / totals["total_steps"],
         }
+        if self.class_steps is not None:
+            metrics["per_class_accuracy"] = self.per_class_accuracy()
+        return metrics
 
 
 def evaluate_dataset(
     model, dataset, no_event_label: int, max_examples: int = 0
 ) -> dict[str, float]:
-    """Magenta's metrics over a (finite) dataset of (inputs, labels, mask), with dropout off."""
+    """Magenta's eval metrics (per_class_accuracy included) over a finite dataset of
+    (inputs, labels, mask), with dropout off."""
     import tensorflow as tf
 
     def step(inputs, labels, mask):
         logits = model(inputs, training=False)
-        return batch_metric_sums(labels, logits, mask, no_event_label)
+        return batch_metric_sums(labels, logits, mask, no_event_label, per_class=True)
 
     step = tf.function(step, input_signature=list(dataset.element_spec))
 

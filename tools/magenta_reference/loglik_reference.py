@@ -17,6 +17,7 @@ import copy
 import gzip
 import json
 import os
+import re
 import sys
 import tempfile
 
@@ -100,6 +101,44 @@ def melody_softmax(graph, session, inputs_batch):
     return session.run(softmax, feed)[0]
 
 
+def layer_facts(shapes, initial_state):
+    """(rnn_layer_sizes, attn_length, attention layout) from checkpoint shapes and state tensors.
+
+    Three spellings of the checkpoint occur: Magenta 2.1.4's first-layer attention
+    (rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/...), the 2016 whole-stack layout
+    (rnn/attention_cell_wrapper/multi_rnn_cell/cell_k/...) and the latter under TF 0.x names
+    (RNN/AttentionCellWrapper/MultiRNNCell/Cellk/BasicLSTMCell/Linear/Bias), see
+    run_magenta_2016.py.
+    """
+    layer_sizes = []
+    for layer in range(len(shapes)):
+        bias = [
+            shape
+            for name, shape in shapes.items()
+            if re.search(f"(^|/)(multi_rnn_cell/cell_|MultiRNNCell/Cell){layer}/", name)
+            and re.search(r"(basic_lstm_cell/bias|BasicLSTMCell/Linear/Bias)$", name)
+        ]
+        if not bias:
+            break
+        layer_sizes.append(bias[0][0] // 4)
+    whole_stack = any(
+        name.lower().startswith("rnn/attentioncellwrapper")
+        or name.startswith("rnn/attention_cell_wrapper/")
+        for name in shapes
+    )
+    first_layer = "rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/attention/attn_v" in shapes
+    if first_layer:
+        # The 4th state tensor of layer 1 is the flattened memory [batch, attn_length * attn_size].
+        attn_size = shapes["rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/attention/attn_v"][0]
+        return layer_sizes, int(initial_state[3].shape[1]) // attn_size, "first_layer"
+    if whole_stack:
+        # Tuple or concatenated, the state is sum(2 n_k) + A + attn_length * A wide, A = n_top.
+        width = sum(int(tensor.shape[1]) for tensor in initial_state)
+        attn_size = layer_sizes[-1]
+        return layer_sizes, (width - 2 * sum(layer_sizes) - attn_size) // attn_size, "whole_stack"
+    return layer_sizes, 0, "none"
+
+
 def evaluate_bundle(bundle_path, melodies):
     """All expected values for one bundle; returns (json record, softmax array, labels)."""
     with tempfile.TemporaryDirectory() as scratch_dir:
@@ -112,27 +151,14 @@ def evaluate_bundle(bundle_path, melodies):
             for name, shape in tf.train.list_variables(checkpoint_path)
         ]
         shapes = dict(tf.train.list_variables(checkpoint_path))
-        layer_sizes = []
-        for layer in range(len(shapes)):
-            scope = f"rnn/multi_rnn_cell/cell_{layer}/"
-            bias = [
-                shape
-                for name, shape in shapes.items()
-                if name.startswith(scope) and name.endswith("basic_lstm_cell/bias")
-            ]
-            if not bias:
-                break
-            layer_sizes.append(bias[0][0] // 4)
-        attn_v = shapes.get("rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/attention/attn_v")
-        attn_length = 0
-        if attn_v is not None:
-            # The 4th state tensor of layer 1 is the flattened memory [batch, attn_length * attn_size].
-            memory = graph.get_collection("initial_state")[3]
-            attn_length = int(memory.shape[1]) // attn_v[0]
+        layer_sizes, attn_length, attention_layout = layer_facts(
+            shapes, graph.get_collection("initial_state")
+        )
         record = {
             "bundle_file": os.path.basename(bundle_path),
             "rnn_layer_sizes": layer_sizes,
             "attn_length": attn_length,
+            "attention_layout": attention_layout,
             "batch_size_in_graph": int(graph.get_collection("inputs")[0].shape[0]),
             "bundle_size_bytes": os.path.getsize(bundle_path),
             "generator_id": config_id,

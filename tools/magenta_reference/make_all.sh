@@ -15,4 +15,5 @@ export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2
   "$DATA/pipeline_reference.json.gz" "$DATA/loglik_expected.json" "$DATA/loglik_softmax.npz"  # 4.
 "$VENV/bin/python" "$HERE/check_numpy_forward.py" "$DATA/bundles" \
   "$DATA/loglik_expected.json" "$DATA/loglik_softmax.npz"            # 5. independent cross-check
+"$HERE/make_whole_stack_bundles.sh"                                  # 6. the 2016 attention layout
 du -sh "$DATA"

@@ -15,8 +15,18 @@ from melodylib.course.display.common import new_figure
 from melodylib.errors import MelodylibError
 
 VALIDATION_PREFIXES = ("val_", "eval_")
+# Not plotted unless asked for: bookkeeping, and eval-only figures the notebooks do not discuss
+# (per-class accuracy is Magenta's eval summary; its curve has no training twin).
 BOOKKEEPING_KEYS = frozenset(
-    {"step", "epoch", "steps_per_second", "padded_fraction", "learning_rate", "lr"}
+    {
+        "step",
+        "epoch",
+        "steps_per_second",
+        "padded_fraction",
+        "learning_rate",
+        "lr",
+        "per_class_accuracy",
+    }
 )
 
 Curve = tuple[list[float], list[float]]  # (x values, y values)

@@ -1,14 +1,15 @@
 """Reading music files (MIDI, MusicXML, ABC) into NoteSequences, one file or a whole folder.
 
-Every way a file can fail becomes one `UnreadableFileError` with a short reason code, so a folder
-conversion can skip the file, say why, and count the reasons (magenta-behaviour.md: "File conversion"; magenta-behaviour.md: "File conversion"):
+Every way a file can fail becomes one `UnreadableFileError` with a short reason code and a detail
+saying where, so a folder conversion can skip the file, say why, and count the reasons
+(magenta-behaviour.md: "File conversion"). `common.SKIP_REASONS` lists the codes with one line
+each (docs/skip-reasons.md shows the same list); `unknown_error` is left only for a library
+failure that no check foresaw.
 
-    empty_file, not_midi, truncated, bad_header, no_tracks, smpte_division, type_2_midi,
-    bad_data_byte, corrupt_track, too_many_ticks, unsupported_extension, musicxml_parse_error,
-    abc_parse_error, duplicate_reference_number, io_error, unknown_error
-
-MIDI goes through mido and pretty_midi (magenta-behaviour.md: "File conversion"); MusicXML and ABC through music21, whose
-score we walk ourselves (music21's MIDI writer fails on about one ABC tune in ten).
+MIDI goes through mido and pretty_midi (magenta-behaviour.md: "File conversion"); MusicXML and
+ABC through music21, whose score we walk ourselves (music21's MIDI writer fails on about one ABC
+tune in ten). Our own checks (`midi_checks`, `musicxml_checks`, `abc_checks`) look at the input
+first, and a time limit (`time_limit`, `reader_pool`) stops a file that takes too long.
 pretty_midi and music21 are imported lazily, inside the functions that use them, so importing
 this package is cheap and a process that reads only MIDI never imports music21.
 
@@ -33,6 +34,7 @@ from melodylib.music.readers.common import (
     ABC_EXTENSIONS,
     MIDI_EXTENSIONS,
     MUSICXML_EXTENSIONS,
+    SKIP_REASONS,
     SUPPORTED_EXTENSIONS,
     SkipItem,
     source_type_of,
@@ -61,6 +63,7 @@ __all__ = [
     "MAX_MIDI_TICK",
     "MIDI_EXTENSIONS",
     "MUSICXML_EXTENSIONS",
+    "SKIP_REASONS",
     "SUPPORTED_EXTENSIONS",
     "AbcTune",
     "AbcTuneResult",

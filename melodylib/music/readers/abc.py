@@ -2,8 +2,9 @@
 
 An ABC file usually holds many tunes, and one bad tune must not lose the others, so the file is
 split here (as ABC 2.1 and note_seq split it) and each tune is parsed by music21 on its own;
-`scores.score_to_note_sequence` walks the parsed tune. A tune music21 cannot read is refused as
-abc_parse_error, a tune whose X: number repeats an earlier one as duplicate_reference_number.
+`scores.score_to_note_sequence` walks the parsed tune. A tune with an unusable value is refused
+with the reason `abc_checks` gives, one music21 cannot read as abc_parse_error, a tune whose X:
+number repeats an earlier one as duplicate_reference_number.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 
 from melodylib.errors import UnreadableFileError
 from melodylib.music.notesequence import NoteSequence, TimeSignature
+from melodylib.music.readers.abc_checks import check_abc_tune
 from melodylib.music.readers.common import describe_error, read_file_bytes
 from melodylib.music.readers.scores import quiet_music21, score_to_note_sequence
+from melodylib.music.readers.time_limit import ReadingTimedOut, time_limit, timeout_detail
 
 _FIELD_LINE = re.compile(r"^([A-Za-z]):(.*)$")
-# File-header fields that every tune inherits (ABC 2.1 magenta-behaviour.md: "File conversion"). K: is not inherited: it ends a
-# tune header.
+# File-header fields that every tune inherits (ABC 2.1; magenta-behaviour.md: "File conversion").
+# K: is not inherited: it ends a tune header.
 _INHERITED_FIELDS = {"L", "M", "Q"}
 
 
@@ -159,10 +162,16 @@ def split_duplicate_tunes(
 def abc_tune_to_note_sequence(tune: AbcTune, path: str | os.PathLike = "<text>") -> NoteSequence:
     """Parse one tune with music21 and walk it into a NoteSequence.
 
-    Failures raise UnreadableFileError (abc_parse_error, the tune named in the detail).
+    Failures raise UnreadableFileError, the tune named in the detail: a value our checks refuse
+    first (`abc_checks`: bad_unit_length, bad_time_signature, bad_tempo, bad_duration), else
+    abc_parse_error with music21's message.
     """
     import music21
 
+    problem = check_abc_tune(tune.text)
+    if problem is not None:
+        reason, detail = problem
+        raise UnreadableFileError(path, reason, f"{tune.describe()}: {detail}")
     try:
         with quiet_music21():
             score = music21.converter.parse(tune.text, format="abc")
@@ -193,15 +202,25 @@ def _has_inline_meter(text: str) -> bool:
 
 
 def abc_tunes_to_results(
-    tunes: Iterable[AbcTune], path: str | os.PathLike = "<text>"
+    tunes: Iterable[AbcTune],
+    path: str | os.PathLike = "<text>",
+    time_limit_secs: float | None = None,
 ) -> list[AbcTuneResult]:
-    """Parse each tune on its own, so one bad tune does not lose the others."""
+    """Parse each tune on its own, so one bad (or endless) tune does not lose the others.
+
+    `time_limit_secs` stops a tune that takes longer (reason `timeout`).
+    """
     results = []
     for tune in tunes:
         try:
-            results.append(AbcTuneResult(tune, sequence=abc_tune_to_note_sequence(tune, path)))
+            with time_limit(time_limit_secs):
+                sequence = abc_tune_to_note_sequence(tune, path)
+            results.append(AbcTuneResult(tune, sequence=sequence))
         except UnreadableFileError as error:
             results.append(AbcTuneResult(tune, error=error))
+        except ReadingTimedOut:
+            detail = f"{tune.describe()}: {timeout_detail(time_limit_secs or 0)}"
+            results.append(AbcTuneResult(tune, error=UnreadableFileError(path, "timeout", detail)))
     return results
 
 

@@ -1,13 +1,15 @@
 """Converting a whole folder of music files into one TFRecord file of NoteSequences.
 
 `convert_directory` lists the folder, `convert_files` reads the files (in parallel processes, see
-`tasks`) and writes the sequences atomically. Nothing unreadable stops a conversion: every
-skipped file, ABC tune or folder entry is reported with its reason code and counted in the
-`ConversionSummary`.
+`tasks`) and writes the sequences atomically, as note_seq NoteSequence protobufs (what Magenta's
+convert_dir_to_note_sequences writes and its create_dataset reads) or as melodylib's older JSON
+records. Nothing unreadable stops a conversion: every skipped file, ABC tune or folder entry is
+reported with its reason code and counted in the `ConversionSummary`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections import Counter
@@ -16,8 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from melodylib.errors import MelodylibError
+from melodylib.music.notesequence import OUTPUT_FORMATS
 from melodylib.music.readers.common import SUPPORTED_EXTENSIONS, SkipItem, source_type_of
 from melodylib.music.readers.tasks import make_tasks, run_tasks
+
+# A file (or ABC tune) still being read after this long is skipped as `timeout`. Generous: music21
+# reads a long score in seconds; only hostile input (a key of a million sharps) takes minutes.
+DEFAULT_FILE_TIMEOUT_SECS = 60.0
 
 
 @dataclass
@@ -79,6 +86,8 @@ def convert_directory(
     num_workers: int | None = None,
     progress: bool = True,
     report: Callable[[str], None] | None = None,
+    output_format: str = "protobuf",
+    file_timeout_secs: float | None = DEFAULT_FILE_TIMEOUT_SECS,
 ) -> ConversionSummary:
     """Read every music file in a folder into one TFRecord file of NoteSequences (magenta-behaviour.md: "File conversion").
 
@@ -87,7 +96,9 @@ def convert_directory(
     for small jobs or num_workers=1). The output is written atomically: if nothing is read or the
     run fails, an earlier output file stays as it was. In a script that has imported TensorFlow,
     call this under `if __name__ == "__main__":` (the workers are then spawned, and a spawned
-    process imports the main module).
+    process imports the main module). `output_format` is "protobuf" (note_seq's NoteSequence, the
+    default) or "json" (melodylib's older records). A file (or ABC tune) still being read after
+    `file_timeout_secs` is skipped with reason `timeout` (None or 0: no limit).
     """
     if num_workers is not None and num_workers < 1:
         raise MelodylibError(f"--num_workers must be at least 1, got {num_workers}")
@@ -107,6 +118,8 @@ def convert_directory(
         report=report,
         skipped_entries=skipped_entries,
         recursive=recursive,
+        output_format=output_format,
+        file_timeout_secs=file_timeout_secs,
     )
 
 
@@ -157,6 +170,8 @@ def convert_files(
     report: Callable[[str], None] | None = None,
     skipped_entries: Iterable[SkipItem] = (),
     recursive: bool = False,
+    output_format: str = "protobuf",
+    file_timeout_secs: float | None = DEFAULT_FILE_TIMEOUT_SECS,
 ) -> ConversionSummary:
     """Read the given music files into one TFRecord file of NoteSequences.
 
@@ -174,6 +189,14 @@ def convert_files(
     # 1. arguments and output
     if num_workers is not None and num_workers < 1:
         raise MelodylibError(f"--num_workers must be at least 1, got {num_workers}")
+    if file_timeout_secs is not None and not file_timeout_secs >= 0:
+        raise MelodylibError(
+            f"--file_timeout_secs must be 0 (no limit) or more, got {file_timeout_secs}"
+        )
+    if output_format not in OUTPUT_FORMATS:
+        raise MelodylibError(
+            f"--output_format must be one of {', '.join(OUTPUT_FORMATS)}, got '{output_format}'"
+        )
     input_path = Path(input_dir)
     output_path = Path(output_file)
     _check_output_writable(output_path)
@@ -193,6 +216,12 @@ def convert_files(
         return summary
     # 3. tasks
     tasks, early_errors = make_tasks(music_files, input_path)
+    tasks = [
+        dataclasses.replace(
+            task, output_format=output_format, time_limit_secs=file_timeout_secs or None
+        )
+        for task in tasks
+    ]
     remaining_tasks = Counter(task.path for task in tasks)
 
     # 4. sequences, in task order
@@ -213,20 +242,14 @@ def convert_files(
         if summary.files_read == 0:
             raise _NothingToWrite  # 5. nothing read: abandon the write
 
-    from concurrent.futures.process import BrokenProcessPool
-
     from melodylib.music.notesequence import write_records
 
+    # A reader process that dies costs only its own file (skipped as reader_crashed).
     try:
         summary.sequences_written = write_records(output_path, payloads())
         summary.output_written = True
     except _NothingToWrite:
         summary.sequences_written = 0
-    except BrokenProcessPool as error:
-        raise MelodylibError(
-            f"a reader process died while converting {input_dir} (out of memory?); nothing was "
-            f"written to {output_file}. Run again with --num_workers 1 to see which file causes it"
-        ) from error
     return summary
 
 

@@ -32,6 +32,7 @@ from melodylib.music.readers.common import (
 )
 from melodylib.music.readers.midi import midi_to_note_sequence
 from melodylib.music.readers.musicxml import musicxml_to_note_sequence
+from melodylib.music.readers.time_limit import ReadingTimedOut, time_limit, timeout_detail
 
 
 @dataclass
@@ -78,12 +79,15 @@ def read_music_file(
 
 
 def read_file_result(
-    path: str | os.PathLike, input_dir: str | os.PathLike | None = None
+    path: str | os.PathLike,
+    input_dir: str | os.PathLike | None = None,
+    time_limit_secs: float | None = None,
 ) -> FileResult:
     """Read one music file into a FileResult; an unreadable file gives errors in the result.
 
     Never raises for an unreadable file. `input_dir` (default: the file's folder) gives the
-    collection name and the relative filename.
+    collection name and the relative filename. `time_limit_secs` stops a reading that runs longer
+    (reason `timeout`; for ABC, per tune), where `time_limit.can_limit_time()` allows.
     """
     path = str(path)
     input_dir = input_dir if input_dir is not None else os.path.dirname(os.path.abspath(path))
@@ -95,15 +99,21 @@ def read_file_result(
             raise UnreadableFileError(
                 path, "unsupported_extension", f"expected one of {', '.join(SUPPORTED_EXTENSIONS)}"
             )
+        if time_limit_secs:
+            import_reader_libraries(source_type)  # not on the clock: music21 takes seconds
         if source_type == "abc":
-            return _read_abc_file(path, filename, collection)
-        if source_type == "midi":
-            sequence = midi_to_note_sequence(read_file_bytes(path), path)
-        else:
-            sequence = musicxml_to_note_sequence(path)
+            return _read_abc_file(path, filename, collection, time_limit_secs)
+        with time_limit(time_limit_secs):
+            if source_type == "midi":
+                sequence = midi_to_note_sequence(read_file_bytes(path), path)
+            else:
+                sequence = musicxml_to_note_sequence(path)
         tagged = _tag(sequence, source_type, filename, collection, filename)
         return FileResult(path, sequences=[tagged])
     except UnreadableFileError as error:
+        return FileResult(path, errors=[error])
+    except ReadingTimedOut:
+        error = UnreadableFileError(path, "timeout", timeout_detail(time_limit_secs or 0))
         return FileResult(path, errors=[error])
     except Exception as error:  # noqa: BLE001 - as Magenta: an unexpected failure skips the file
         return FileResult(
@@ -111,7 +121,18 @@ def read_file_result(
         )
 
 
-def _read_abc_file(path: str, filename: str, collection: str) -> FileResult:
+def import_reader_libraries(source_type: str) -> None:
+    """Import the libraries that read `source_type`, so a time limit does not count their import."""
+    if source_type == "midi":
+        import mido  # noqa: F401
+        import pretty_midi  # noqa: F401
+    else:
+        import music21  # noqa: F401
+
+
+def _read_abc_file(
+    path: str, filename: str, collection: str, time_limit_secs: float | None
+) -> FileResult:
     """Every tune of an ABC file, tagged; refused duplicates come first among the errors."""
     tunes = split_abc_tunes(read_abc_text(path))
     if not tunes:
@@ -119,22 +140,26 @@ def _read_abc_file(path: str, filename: str, collection: str) -> FileResult:
             path, "abc_parse_error", "no tunes found (no line starting with X:)"
         )
     tunes, refused = split_duplicate_tunes(tunes, path)
-    result = read_abc_tunes(path, tunes, filename, collection)
+    result = read_abc_tunes(path, tunes, filename, collection, time_limit_secs)
     result.errors = refused + result.errors
     return result
 
 
 def read_abc_tunes(
-    path: str, tunes: Iterable[AbcTune], filename: str, collection: str
+    path: str,
+    tunes: Iterable[AbcTune],
+    filename: str,
+    collection: str,
+    time_limit_secs: float | None = None,
 ) -> FileResult:
     """Parse and tag some tunes of one ABC file (the folder converter hands out tunes in chunks)."""
     result = FileResult(path)
-    for tune_result in abc_tunes_to_results(tunes, path):
+    for tune_result in abc_tunes_to_results(tunes, path, time_limit_secs):
         if tune_result.error is not None:
             result.errors.append(tune_result.error)
         else:
-            # Magenta (magenta-behaviour.md: "File conversion") hashes "<filename>_<tune>", where note_seq numbers tunes by their
-            # X: field.
+            # Magenta (magenta-behaviour.md: "File conversion") hashes "<filename>_<tune>", where
+            # note_seq numbers tunes by their X: field.
             tag_name = f"{filename}_{tune_result.tune.reference}"
             result.sequences.append(
                 _tag(tune_result.sequence, "abc", filename, collection, tag_name)

@@ -3,9 +3,8 @@
 MIDI goes through mido and pretty_midi, as note_seq does, so notes, tempos, meters and keys
 come out as Magenta sees them. Around those libraries this module adds:
 
-- byte-level checks of the header, so an unreadable file gets a precise reason code
-  (empty_file, not_midi, truncated, bad_header, no_tracks, smpte_division, type_2_midi) where
-  the libraries give vague errors, and parse failures become bad_data_byte or corrupt_track;
+- byte-level checks (`midi_checks`), so an unreadable file gets a precise reason code and the
+  place of the defect where the libraries give vague errors (or none, and fail later);
 - note_seq's tick limit (MAX_MIDI_TICK) without pretty_midi's table of one float per tick
   (`_TickTimeline`), so long files read in memory proportional to their events.
 
@@ -17,19 +16,25 @@ from __future__ import annotations
 import bisect
 import io
 import os
-import struct
 import warnings
 
 from melodylib.errors import UnreadableFileError
 from melodylib.music.notesequence import KeySignature, Note, NoteSequence, Tempo, TimeSignature
 from melodylib.music.readers.common import describe_error
+from melodylib.music.readers.midi_checks import (
+    MidiHeader,
+    check_midi_header,
+    check_track_zero_events,
+    diagnose_tracks,
+)
 
 # The largest tick of a MIDI file we read, and the one note_seq reads: importing note_seq raises
-# pretty_midi's MAX_TICK from 1e7 to 1e10 for the whole process (magenta-behaviour.md: "File conversion"), so Magenta reads
-# long files that pretty_midi alone refuses (a full movement written by music21 at 10080 ticks per
-# quarter passes 1e7 ticks after about 250 bars of 4/4). pretty_midi's guard is there because it
-# builds a table of one float per tick; we read without that table (see `_TickTimeline`), so
-# memory stays proportional to the events, and the limit is checked here whatever MAX_TICK says.
+# pretty_midi's MAX_TICK from 1e7 to 1e10 for the whole process (magenta-behaviour.md: "File
+# conversion"), so Magenta reads long files that pretty_midi alone refuses (a full movement
+# written by music21 at 10080 ticks per quarter passes 1e7 ticks after about 250 bars of 4/4).
+# pretty_midi's guard is there because it builds a table of one float per tick; we read without
+# that table (see `_TickTimeline`), so memory stays proportional to the events, and the limit is
+# checked here whatever MAX_TICK says.
 MAX_MIDI_TICK = 10_000_000_000
 
 # The pretty_midi internals `_load_pretty_midi` uses (pretty_midi 0.2.10 to 0.2.11 at least).
@@ -43,7 +48,9 @@ PRETTY_MIDI_INTERNALS = (
 
 
 def midi_to_note_sequence(data: bytes, path: str | os.PathLike = "<bytes>") -> NoteSequence:
-    """A NoteSequence from the bytes of a MIDI file (magenta-behaviour.md: "File conversion"); `path` names the file in errors.
+    """A NoteSequence from the bytes of a MIDI file; `path` names the file in errors.
+
+    magenta-behaviour.md: "File conversion".
 
     Each pretty_midi Instrument (one per track, channel and program) becomes instrument index
     = its position in pretty_midi's list. Like pretty_midi (and so note_seq), zero-length notes
@@ -53,17 +60,18 @@ def midi_to_note_sequence(data: bytes, path: str | os.PathLike = "<bytes>") -> N
     with a reason code.
 
     1. check the header chunk ourselves (precise reasons for the common ways a file is broken);
-    2. parse the tracks with mido (a broken track is truncated, bad_data_byte or corrupt_track);
-    3. refuse absurd tick counts and give empty tracks the end-of-track event pretty_midi needs;
+    2. parse the tracks with mido; if it fails, walk them ourselves to name the defect and where;
+    3. refuse absurd tick counts, tempos of 0 and meters of 0 beats, and give empty tracks the
+       end-of-track event pretty_midi needs;
     4. let pretty_midi interpret the parsed file (its tempo, metadata and note rules);
     5. copy pretty_midi's notes and events into a NoteSequence.
     """
     path = str(path)
     # 1. the header
-    _check_midi_header(data, path)
+    header = check_midi_header(data, path)
     # 2. the tracks
-    midi_file = _parse_midi_with_mido(data, path)
-    # 3. the tick limit and empty tracks
+    midi_file = _parse_midi_with_mido(data, path, header)
+    # 3. the tick limit, tempos, meters and empty tracks
     largest_tick = _prepare_tracks(midi_file, path)
     # 4. pretty_midi's reading
     try:
@@ -82,64 +90,44 @@ def midi_to_note_sequence(data: bytes, path: str | os.PathLike = "<bytes>") -> N
 # -------------------------------------------------------------------------------------------------
 # 1.-3. Bytes to a parsed mido file, with a reason code for every way that fails
 # -------------------------------------------------------------------------------------------------
-def _check_midi_header(data: bytes, path: str) -> None:
-    """Check the MThd chunk ourselves, for precise reason codes (libraries give vague errors)."""
-    if not data:
-        raise UnreadableFileError(path, "empty_file", "the file has 0 bytes")
-    if not data.startswith(b"MThd"):
-        if b"MThd".startswith(data):
-            raise UnreadableFileError(path, "truncated", f"only {len(data)} bytes")
-        if data.startswith(b"RIFF"):
-            raise UnreadableFileError(
-                path, "not_midi", "a RIFF file (.rmi RIFF-MIDI is not supported)"
-            )
-        raise UnreadableFileError(path, "not_midi", "it does not start with 'MThd'")
-    if len(data) < 14:
-        raise UnreadableFileError(
-            path, "truncated", f"the header needs 14 bytes, the file has {len(data)}"
-        )
-    header_length, midi_format, num_tracks, division = struct.unpack(">IHHH", data[4:14])
-    if header_length < 6:
-        raise UnreadableFileError(path, "bad_header", f"header length {header_length}, expected 6")
-    if midi_format > 2:
-        raise UnreadableFileError(path, "bad_header", f"unknown MIDI format {midi_format}")
-    if midi_format == 2:
-        # pretty_midi would overlay the independent patterns of a type-2 file on one timeline
-        # (magenta-behaviour.md: "File conversion": end 1.5 s instead of 3 s), so we refuse it instead of reading it wrongly.
-        raise UnreadableFileError(
-            path, "type_2_midi", "type-2 (multi-pattern) MIDI files are not supported"
-        )
-    if num_tracks == 0:
-        raise UnreadableFileError(path, "no_tracks", "the header says the file has 0 tracks")
-    if division & 0x8000:
-        raise UnreadableFileError(
-            path, "smpte_division", "time in SMPTE frames, not ticks per quarter note"
-        )
-    if division == 0:
-        raise UnreadableFileError(path, "bad_header", "0 ticks per quarter note")
+def _parse_midi_with_mido(data: bytes, path: str, header: MidiHeader):
+    """The file parsed by mido; when mido fails, our own walk of the tracks names the defect.
 
-
-def _parse_midi_with_mido(data: bytes, path: str):
-    """The file parsed by mido; its errors become truncated, bad_data_byte or corrupt_track."""
+    mido's own message is the fallback (corrupt_track) for a failure the walk does not explain.
+    """
     import mido
 
     try:
         return mido.MidiFile(file=io.BytesIO(data))
-    except EOFError as error:
-        raise UnreadableFileError(path, "truncated", "the file ends inside a track") from error
-    except (OSError, ValueError, KeyError, IndexError, TypeError, mido.KeySignatureError) as error:
+    except (
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        mido.KeySignatureError,
+    ) as error:
+        diagnosis = diagnose_tracks(data, path, header)
+        if diagnosis is not None:
+            raise diagnosis from error
+        if isinstance(error, EOFError):
+            raise UnreadableFileError(path, "truncated", "the file ends inside a track") from error
         text = str(error) or type(error).__name__
         reason = "bad_data_byte" if "data byte" in text else "corrupt_track"
         raise UnreadableFileError(path, reason, text) from error
 
 
 def _prepare_tracks(midi_file, path: str) -> int:
-    """Reject absurd tick counts and make empty tracks acceptable to pretty_midi.
+    """Reject absurd tick counts and unusable tempos or meters; make empty tracks readable.
 
     Returns the largest tick of any track.
     """
     import mido
 
+    if not midi_file.tracks:
+        raise UnreadableFileError(path, "no_tracks", "no track chunk could be read")
+    check_track_zero_events(midi_file.tracks[0], path)
     largest_tick = 0
     for track in midi_file.tracks:
         if not track:  # pretty_midi fails on a track with no events at all ("max() arg is empty")

@@ -1,7 +1,10 @@
 """Reading a MusicXML file (.xml, .musicxml, or compressed .mxl) into a NoteSequence via music21.
 
-music21 parses the file; `scores.score_to_note_sequence` walks the score. A file music21 cannot
-parse or walk is refused as musicxml_parse_error, one it cannot open as io_error.
+Before music21 sees the file we open the archive of an .mxl (a broken one is bad_archive), parse
+the XML and check its values (`musicxml_checks`: bad_xml, not_musicxml, bad_duration, bad_pitch,
+bad_time_signature, bad_key_signature, bad_tempo), so a damaged file gets a precise reason. Then
+music21 parses the file and `scores.score_to_note_sequence` walks the score; a file music21 still
+cannot parse or walk is refused as musicxml_parse_error, one that cannot be opened as io_error.
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+import zlib
 
 from melodylib.errors import UnreadableFileError
 from melodylib.music.notesequence import NoteSequence
-from melodylib.music.readers.common import describe_error
+from melodylib.music.readers.common import describe_error, read_file_bytes
+from melodylib.music.readers.musicxml_checks import check_musicxml_values, parse_musicxml_document
 from melodylib.music.readers.scores import quiet_music21, score_to_note_sequence
 
 
@@ -21,16 +26,17 @@ def musicxml_to_note_sequence(path: str | os.PathLike) -> NoteSequence:
     path = str(path)
     if not os.path.isfile(path):
         raise UnreadableFileError(path, "io_error", "no such file")
+    compressed = zipfile.is_zipfile(path)
+    text = _compressed_musicxml_text(path) if compressed else None
+    _check_document(path, text)
     import music21
 
     try:
         with quiet_music21():
-            if zipfile.is_zipfile(path):
+            if text is not None:
                 # compressed MusicXML; we unpack it ourselves because music21 recognises only a
                 # lower-case ".mxl" extension
-                score = music21.converter.parseData(
-                    _compressed_musicxml_text(path), format="musicxml"
-                )
+                score = music21.converter.parseData(text, format="musicxml")
             else:
                 # forceSource: do not read or write music21's pickle cache (workers must not race
                 # on it)
@@ -53,11 +59,43 @@ def musicxml_to_note_sequence(path: str | os.PathLike) -> NoteSequence:
         raise UnreadableFileError(path, "musicxml_parse_error", describe_error(error)) from error
 
 
+def _check_document(path: str, text: str | None) -> None:
+    """Our checks of the XML and its values (`musicxml_checks`), before music21 reads it."""
+    if text is None:
+        data = read_file_bytes(path)
+        if not data:
+            raise UnreadableFileError(path, "empty_file", "the file has 0 bytes")
+        if path.lower().endswith(".mxl"):
+            raise UnreadableFileError(
+                path,
+                "bad_archive",
+                "a .mxl file must be a zip archive; this one is not (cut short?)",
+            )
+    root = parse_musicxml_document(text if text is not None else data, path)
+    check_musicxml_values(root, path)
+
+
 def _compressed_musicxml_text(path: str) -> str:
-    """The score inside a compressed MusicXML (.mxl) archive.
+    """The score inside a compressed MusicXML (.mxl) archive; a broken archive is bad_archive.
 
     That is the rootfile META-INF/container.xml names, else the archive's first MusicXML file.
     """
+    try:
+        return _read_archive(path)
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        KeyError,
+        NotImplementedError,
+        OSError,
+    ) as error:
+        raise UnreadableFileError(path, "bad_archive", describe_error(error)) from error
+    except (ValueError, UnicodeError) as error:
+        raise UnreadableFileError(path, "bad_archive", describe_error(error)) from error
+
+
+def _read_archive(path: str) -> str:
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         root = None
@@ -72,7 +110,7 @@ def _compressed_musicxml_text(path: str) -> str:
                 if name.lower().endswith((".xml", ".musicxml")) and not name.startswith("META-INF")
             ]
             if not candidates:
-                raise ValueError("the .mxl archive holds no MusicXML file")
+                raise ValueError("the archive holds no MusicXML file")
             root = candidates[0]
         data = archive.read(root)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):

@@ -28,10 +28,13 @@ from melodylib.music.readers.abc import (
 from melodylib.music.readers.common import SkipItem, source_type_of
 from melodylib.music.readers.files import (
     collection_name_of,
+    import_reader_libraries,
     read_abc_tunes,
     read_file_result,
     relative_filename,
 )
+from melodylib.music.readers.reader_pool import ReaderPool
+from melodylib.music.readers.time_limit import can_limit_time
 from melodylib.workers import process_pool_context
 
 # Below this many pieces (files or ABC tunes), worker start-up costs more than it saves.
@@ -46,6 +49,8 @@ class ReadingTask:
     path: str
     input_dir: str
     tunes: tuple[AbcTune, ...] = ()
+    output_format: str = "protobuf"  # how the sequences are serialised: "protobuf" or "json"
+    time_limit_secs: float | None = None  # per file or ABC tune (None: no limit)
 
     @property
     def weight(self) -> int:
@@ -67,13 +72,15 @@ class TaskOutput:
 def run_task(task: ReadingTask) -> TaskOutput:
     """Read one task; runs in a worker process (which never imports TensorFlow)."""
     if task.tunes:
+        if task.time_limit_secs:
+            import_reader_libraries("abc")  # not on the clock: music21 takes seconds to import
         filename = relative_filename(task.path, task.input_dir)
         collection = collection_name_of(task.input_dir)
-        result = read_abc_tunes(task.path, task.tunes, filename, collection)
+        result = read_abc_tunes(task.path, task.tunes, filename, collection, task.time_limit_secs)
     else:
-        result = read_file_result(task.path, task.input_dir)
+        result = read_file_result(task.path, task.input_dir, task.time_limit_secs)
     return TaskOutput(
-        [sequence.to_bytes() for sequence in result.sequences],
+        [sequence.to_bytes(task.output_format) for sequence in result.sequences],
         [(error.path, error.reason, error.detail) for error in result.errors],
     )
 
@@ -112,37 +119,51 @@ def run_tasks(
 ) -> Iterator[TaskOutput]:
     """Run the tasks, serially or in worker processes, yielding their outputs in task order.
 
+    Serially (few pieces, or one worker) the tasks run in this process, each piece under its time
+    limit; in worker processes (`reader_pool`) a worker stuck past the limit is also killed and
+    replaced, and one that dies costs only its task. Where this process cannot limit time (not
+    its main thread, or no interval timer) a time-limited job goes to a worker even when serial.
     A progress bar (on stderr, unless `progress` is False) counts the pieces read.
     """
     from tqdm.auto import tqdm
 
     workers = num_workers if num_workers is not None else (os.cpu_count() or 1)
     total = sum(task.weight for task in tasks)
-
-    def bar():
-        return tqdm(
-            total=total, unit="piece", desc="reading music", disable=not progress, file=sys.stderr
-        )
-
-    if workers == 1 or total < SERIAL_THRESHOLD or len(tasks) == 1:
-        with bar() as progress_bar:
+    limited = any(task.time_limit_secs for task in tasks)
+    serial = workers == 1 or total < SERIAL_THRESHOLD or len(tasks) == 1
+    with tqdm(
+        total=total, unit="piece", desc="reading music", disable=not progress, file=sys.stderr
+    ) as progress_bar:
+        if serial and (can_limit_time() or not limited):
             for task in tasks:
                 output = run_task(task)
                 progress_bar.update(task.weight)
                 yield output
-        return
-    from concurrent.futures import ProcessPoolExecutor
-
-    executor = ProcessPoolExecutor(
-        max_workers=min(workers, len(tasks)), mp_context=process_pool_context()
-    )
-    try:
-        # map starts the workers before tqdm starts its monitor thread
-        outputs = executor.map(run_task, tasks)
-        with bar() as progress_bar:
-            for task, output in zip(tasks, outputs, strict=True):
+            return
+        pool_size = 1 if serial else min(workers, len(tasks))
+        with ReaderPool(
+            process_pool_context(), pool_size, run_task, task_deadline, failed_task_output
+        ) as pool:
+            for task, output in zip(tasks, pool.map(tasks), strict=True):
                 progress_bar.update(task.weight)
                 yield output
-    finally:
-        # on an error (or an abandoned write) do not wait for the files still queued
-        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def task_deadline(task: ReadingTask) -> float | None:
+    """Seconds after which the pool kills a worker reading `task` (None: never).
+
+    A backstop: the reader stops each piece at its limit itself, so a worker still busy at half
+    as long again as the limit of all its pieces (plus 2 s) is stuck where Python cannot stop it.
+    """
+    if not task.time_limit_secs:
+        return None
+    return 1.5 * task.time_limit_secs * task.weight + 2.0
+
+
+def failed_task_output(task: ReadingTask, reason: str, detail: str) -> TaskOutput:
+    """The output of a task the pool had to give up: one skip per file, or per ABC tune."""
+    if task.tunes:
+        return TaskOutput(
+            [], [(task.path, reason, f"{tune.describe()}: {detail}") for tune in task.tunes]
+        )
+    return TaskOutput([], [(task.path, reason, detail)])
