@@ -22,8 +22,7 @@ from melodylib.evaluation.memorisation_report import (
     split_named_melodies,
 )
 from melodylib.evaluation.metrics import EvaluationRow, baseline_rows, evaluate_model
-
-STEPS_PER_BAR = 16
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR
 
 
 @dataclass
@@ -140,7 +139,7 @@ def course_comparison(
             return generator.generate(primer, num_steps=steps, seed=melody_seed)[0].events
 
         generated = continue_first_bars(
-            continue_primer, reference, num_steps, primer_bars * STEPS_PER_BAR, seed
+            continue_primer, reference, num_steps, primer_bars * DEFAULT_STEPS_PER_BAR, seed
         )
         result.generated[name] = generated
         result.statistics[name] = compare_statistics(generated, reference)

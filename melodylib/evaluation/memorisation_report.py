@@ -32,6 +32,7 @@ from melodylib.evaluation.memorisation import (
     shared_stretches,
     summarise_stretches,
 )
+from melodylib.music.events import DEFAULT_STEPS_PER_BAR
 
 __all__ = [
     "MemorisationReport",
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 TuneName = tuple[str, str]
-STEPS_PER_BAR = 16  # 4/4 at Magenta's 4 steps per quarter: the primer is the tune's first bar
 
 
 @dataclass
@@ -85,7 +85,7 @@ def continue_first_bars(
     generate: Callable[[list[int], int, int], list[int]],
     tunes: Sequence[Any],
     num_steps: int,
-    primer_steps: int = STEPS_PER_BAR,
+    primer_steps: int = DEFAULT_STEPS_PER_BAR,
     seed: int = 0,
 ) -> list[list[int]]:
     """Each tune's first `primer_steps` events continued to `num_steps` steps by `generate`.
@@ -193,9 +193,10 @@ def memorisation_check(
     from melodylib.bundles.sources import model_and_config
     from melodylib.generation.generator import MelodyGenerator
 
-    if num_melodies < 1 or num_steps < 2 * STEPS_PER_BAR:
+    minimum_steps = 2 * DEFAULT_STEPS_PER_BAR  # the primer bar and at least one bar after it
+    if num_melodies < 1 or num_steps < minimum_steps:
         raise MelodylibError(
-            f"the memorisation check needs at least 1 melody of at least {2 * STEPS_PER_BAR} "
+            f"the memorisation check needs at least 1 melody of at least {minimum_steps} "
             f"steps, got {num_melodies} melodies of {num_steps} steps"
         )
     model, config = model_and_config(model_or_bundle, config)
@@ -221,5 +222,5 @@ def memorisation_check(
     def generate(primer: list[int], steps: int, melody_seed: int) -> list[int]:
         return generator.generate(primer, num_steps=steps, seed=melody_seed)[0].events
 
-    generated = continue_first_bars(generate, real, num_steps, STEPS_PER_BAR, seed)
+    generated = continue_first_bars(generate, real, num_steps, DEFAULT_STEPS_PER_BAR, seed)
     return memorisation_report(index, generated, real, training.titles)
