@@ -182,6 +182,35 @@ def test_split_depends_only_on_id_and_seed(note_sequence_file, tmp_path):
     assert 0.17 < np.mean(draws) < 0.23
 
 
+def test_training_melodies_are_written_in_a_seeded_random_order(note_sequence_file, tmp_path):
+    def training_labels(name, seed):
+        create_dataset(
+            note_sequence_file,
+            "basic_rnn",
+            tmp_path / name,
+            eval_ratio=0.0,
+            seed=seed,
+            num_workers=1,
+            progress=False,
+        )
+        return [
+            tuple(labels) for _, labels in read_sequence_examples(tmp_path / name / TRAINING_FILE)
+        ]
+
+    # The input's order, encoded the obvious way: one sequence after the other.
+    config = get_config("basic_rnn")
+    in_input_order = [
+        tuple(encode_melody(melody, config)[1])
+        for sequence in read_note_sequences(note_sequence_file)
+        for melody in melodies_from_note_sequence(sequence)
+    ]
+    written = training_labels("a", seed=1)
+    assert sorted(written) == sorted(in_input_order) and len(written) == 30
+    assert written != in_input_order
+    assert training_labels("b", seed=1) == written
+    assert training_labels("c", seed=2) != written
+
+
 def test_worker_processes_give_the_same_data_set(note_sequence_file, tmp_path):
     create_dataset(
         note_sequence_file,
@@ -311,7 +340,7 @@ def test_batches_are_padded_and_the_mask_marks_exactly_the_real_steps(tmp_path):
         shuffle=True,
         repeat=False,
         drop_remainder=False,
-        bucket_width=8,
+        window_batches=2,
         seed=5,
     )
     seen = []
@@ -356,24 +385,113 @@ def test_shuffling_changes_the_order_and_the_seed_fixes_it(tmp_path):
     assert sorted(first_labels(shuffle=True, seed=1)) == sorted(in_order)
 
 
-def test_bucketing_keeps_padding_small(tmp_path):
+def write_numbered_melodies(path, lengths, input_size=2):
+    """Melodies whose inputs hold their own index in column 0 (1-based), so a batch row names its melody."""
+    records = []
+    for index, length in enumerate(lengths, start=1):
+        inputs = np.full((length, input_size), 0.5, np.float32)  # not int8: kept as float32
+        inputs[:, 0] = index
+        labels = np.full(length, index % 3, np.int64)
+        records.append(sequence_example_bytes(inputs, labels))
+    write_records(path, records)
+
+
+def batch_contents(batch):
+    """The (melody number, length) of each row of a batch from write_numbered_melodies' data."""
+    inputs, _, mask = (tensor.numpy() for tensor in batch)
+    lengths = mask.sum(axis=1).astype(int)
+    return [(int(inputs[row, 0, 0]), int(lengths[row])) for row in range(len(lengths))]
+
+
+def naive_window_batches(lengths, batch_size, window_batches, drop_remainder):
+    """The batches of one epoch read in file order, written the slow and obvious way.
+
+    Windows of batch_size x window_batches melodies in order; in each, the melodies sorted by
+    length (ties in file order) and cut into batches, shortest first.
+    """
+    numbered = list(enumerate(lengths, start=1))
+    window = batch_size * window_batches
+    batches = []
+    for start in range(0, len(numbered), window):
+        ordered = sorted(numbered[start : start + window], key=lambda item: item[1])
+        for first in range(0, len(ordered), batch_size):
+            batch = ordered[first : first + batch_size]
+            if len(batch) == batch_size or not drop_remainder:
+                batches.append(batch)
+    return batches
+
+
+def padded_fraction(batches):
+    """The share of padding in batches of (number, length) rows, each padded to its longest."""
+    real = sum(length for batch in batches for _, length in batch)
+    slots = sum(len(batch) * max(length for _, length in batch) for batch in batches)
+    return 1 - real / slots
+
+
+@pytest.fixture
+def magenta_like_lengths():
+    # Magenta's melodies: 7 bars (112 steps) up to 512 steps, mostly short.
     rng = np.random.default_rng(3)
-    lengths = rng.integers(
-        100, 512, size=640
-    ).tolist()  # Magenta's melodies: 7 bars up to 512 steps
-    write_examples(tmp_path / "data.tfrecord", lengths, input_size=2, num_classes=3)
+    return np.minimum(111 + rng.geometric(1 / 90, size=700), 512).tolist()
+
+
+def test_unshuffled_batches_are_the_naive_sorted_windows(tmp_path, magenta_like_lengths):
+    write_numbered_melodies(tmp_path / "data.tfrecord", magenta_like_lengths)
+    for drop_remainder in (False, True):
+        dataset = make_dataset(
+            tmp_path / "data.tfrecord",
+            2,
+            8,
+            shuffle=False,
+            repeat=False,
+            window_batches=16,
+            drop_remainder=drop_remainder,
+        )
+        expected = naive_window_batches(magenta_like_lengths, 8, 16, drop_remainder)
+        assert [batch_contents(batch) for batch in dataset] == expected
+
+
+def test_shuffled_batches_hold_each_melody_once_per_epoch_with_little_padding(
+    tmp_path, magenta_like_lengths
+):
+    write_numbered_melodies(tmp_path / "data.tfrecord", magenta_like_lengths)
     dataset = make_dataset(
-        tmp_path / "data.tfrecord", 2, 8, shuffle=True, repeat=False, seed=0, drop_remainder=False
+        tmp_path / "data.tfrecord", 2, 8, window_batches=16, shuffle_buffer=64, seed=7
     )
-    real = total = 0
-    for _, _, mask in dataset:
-        real += float(mask.numpy().sum())
-        total += mask.shape[0] * mask.shape[1]
-    assert real == sum(lengths)
-    assert 1 - real / total < 0.10
-    # Magenta pads each batch of 8 random melodies to the longest: far more padding.
-    batches = np.array(lengths[: len(lengths) // 8 * 8]).reshape(-1, 8)
-    assert 1 - batches.sum() / (batches.max(axis=1) * 8).sum() > 0.2
+    # 700 melodies: 5 windows of 128 (80 batches), then one of 60 (7 batches; 4 melodies left out).
+    per_epoch = 87
+    batches = [batch_contents(batch) for batch in dataset.take(3 * per_epoch)]
+    for epoch in range(3):
+        rows = [
+            row for batch in batches[epoch * per_epoch : (epoch + 1) * per_epoch] for row in batch
+        ]
+        numbers = [number for number, _ in rows]
+        assert len(numbers) == len(set(numbers)) == len(magenta_like_lengths) - 4
+        for number, length in rows:
+            assert magenta_like_lengths[number - 1] == length
+    for batch in batches:
+        assert len({number for number, _ in batch}) == len(batch) == 8
+    # Sorting windows of 128 random melodies keeps padding far below that of random batches,
+    # which Magenta pads to their longest (the naive batches of the file in order, one window each).
+    random_batches = naive_window_batches(magenta_like_lengths, 8, 1, True)
+    assert padded_fraction(random_batches) > 0.25
+    assert padded_fraction(batches) < 0.06
+    # The batches of an epoch are not served shortest first (the order within a window is drawn).
+    longest = [max(length for _, length in batch) for batch in batches[:16]]
+    assert longest != sorted(longest)
+
+
+def test_the_seed_fixes_the_batches_and_another_seed_changes_them(tmp_path, magenta_like_lengths):
+    write_numbered_melodies(tmp_path / "data.tfrecord", magenta_like_lengths[:200])
+
+    def numbers(seed):
+        dataset = make_dataset(tmp_path / "data.tfrecord", 2, 8, window_batches=4, seed=seed)
+        return [batch_contents(batch) for batch in dataset.take(60)]
+
+    assert numbers(1) == numbers(1)
+    assert numbers(1) != numbers(2)
+    with pytest.raises(MelodylibError, match="window_batches"):
+        make_dataset(tmp_path / "data.tfrecord", 2, 8, window_batches=0)
 
 
 def test_small_integer_inputs_wait_as_int8_and_come_back_exact(tmp_path):
@@ -392,7 +510,6 @@ def test_small_integer_inputs_wait_as_int8_and_come_back_exact(tmp_path):
         shuffle=False,
         repeat=False,
         drop_remainder=False,
-        bucket_width=100,
     )
     ((inputs, labels, mask),) = list(dataset)
     assert inputs.dtype == np.float32

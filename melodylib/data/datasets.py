@@ -6,8 +6,9 @@ write `training_melodies.tfrecord` and `eval_melodies.tfrecord`. Unlike Magenta,
 an unseeded random number per sequence, the split here depends only on the sequence's id and
 a seed, so it is the same on every run and every machine.
 
-`make_dataset` reads those files back as padded, masked batches of melodies of similar length,
-so that little of each batch is padding (Magenta pads every batch to its longest melody).
+`make_dataset` reads those files back as padded, masked batches: random melodies of similar
+length, so that little of each batch is padding (Magenta pads random batches to their longest
+melody), yet each epoch sees each melody once and no batch holds a melody twice.
 """
 
 from __future__ import annotations
@@ -274,7 +275,8 @@ def create_dataset(
     """Turn a TFRecord of NoteSequences into training_melodies / eval_melodies SequenceExample files.
 
     `compress` writes GZIP-compressed files (about 20x smaller; melodylib reads both, Magenta
-    only plain ones).
+    only plain ones). The training file holds its melodies in an order drawn from `seed` (the
+    eval file keeps the input's order), so that any reader's batches mix the whole data set.
     """
     config = get_config(config) if isinstance(config, str) else config
     if not 0.0 <= eval_ratio <= 1.0:
@@ -327,6 +329,12 @@ def create_dataset(
     bar.close()
     for split in SPLITS:
         summary.counters[f"{split}_melodies_count"] += 0
+    # The training melodies are written in a seeded random order, not the input's: inputs come
+    # grouped by folder or collection, and a reader with a small shuffle buffer (Magenta's queue
+    # holds at most 500 melodies) would train on one collection at a time
+    # (benchmarks/per_step_parity.py measures what that costs).
+    order = np.random.default_rng(seed).permutation(len(training_records))
+    training_records = [training_records[index] for index in order]
     write_records(output_dir / TRAINING_FILE, training_records, compress=compress)
     write_records(output_dir / EVAL_FILE, eval_records, compress=compress)
     info = {
@@ -354,7 +362,7 @@ def _parse_function(input_size: int, compact: bool, source: str = ""):
     """Parse one record into (inputs, labels); with `compact`, inputs are held as int8.
 
     Every encoder of the course writes inputs of -1, 0 and 1 only, so until a batch is made
-    they can wait in the shuffle buffer and the length buckets as int8, a quarter of the memory
+    they can wait in the shuffle buffer and the sorting windows as int8, a quarter of the memory
     of float32 (for mono_rnn's 130 inputs per step that is hundreds of megabytes at batch 128).
     A record that is not small integers then stops the pipeline with a clear error instead of
     being rounded.
@@ -442,24 +450,31 @@ def make_dataset(
     *,
     shuffle: bool = True,
     repeat: bool = True,
-    bucket_width: int = 16,
-    max_length: int = 2048,
-    shuffle_buffer: int = 1024,
+    window_batches: int = 16,
+    shuffle_buffer: int = 4096,
     drop_remainder: bool = True,
     seed: int | None = None,
     max_examples: int = 0,
 ):
     """A tf.data pipeline of (inputs [B, T, I], labels [B, T], mask [B, T]) batches.
 
-    Melodies are grouped into buckets of similar length (`bucket_width` steps apart) and each
-    batch is padded only to its own longest melody; the mask marks the real steps.
-    `max_examples` > 0 keeps only the first that many melodies of the files (in file order,
-    before any shuffling), so an evaluation limited to N melodies always sees the same N.
+    Each epoch reads every melody once: shuffled (through a buffer of `shuffle_buffer`
+    melodies), cut into windows of `window_batches` x `batch_size` melodies, each window sorted
+    by length and split into batches, and the batches of a window served in random order. A
+    batch is thus a random draw of melodies of similar length, padded only to its own longest;
+    the mask marks the real steps (magenta-behaviour.md: "Batching"). No melody is twice in a
+    batch, and a window never spans two epochs. With `drop_remainder`, the last batch of a
+    window that is not full is left out (at most batch_size - 1 melodies of an epoch; being
+    shuffled, different ones every epoch). `max_examples` > 0 keeps only the first that many
+    melodies of the files (in file order, before any shuffling), so an evaluation limited to N
+    melodies always sees the same N.
     """
     import tensorflow as tf
 
     if batch_size < 1:
         raise MelodylibError(f"batch_size must be 1 or more, got {batch_size}")
+    if window_batches < 1:
+        raise MelodylibError(f"window_batches must be 1 or more, got {window_batches}")
     files = [str(path) for path in expand_paths(pattern, "sequence_example_file")]
     compressions = {compression_of(path) for path in files}
     if len(compressions) > 1:
@@ -474,31 +489,74 @@ def make_dataset(
         lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
         cycle_length=min(4, len(files)),
         num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
     )
     compact = _inputs_are_small_integers(files)
     dataset = dataset.map(
-        _parse_function(input_size, compact, str(pattern)), num_parallel_calls=tf.data.AUTOTUNE
+        _parse_function(input_size, compact, str(pattern)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
     )
     if max_examples:
         dataset = dataset.take(max_examples)
     if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(
+            max(shuffle_buffer, batch_size * window_batches),
+            seed=seed,
+            reshuffle_each_iteration=True,
+        )
+    # Windows are cut before repeating, so none spans two epochs.
+    dataset = dataset.ragged_batch(batch_size * window_batches)
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.map(lambda inputs, labels: (inputs, labels, tf.shape(labels)[0]))
-    boundaries = list(range(bucket_width + 1, max_length + 1, bucket_width))
-    dataset = dataset.bucket_by_sequence_length(
-        element_length_func=lambda inputs, labels, length: length,
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padded_shapes=([None, input_size], [None], []),
-        drop_remainder=drop_remainder,
+    window_seed = _window_seed(seed) if shuffle else None
+    dataset = dataset.enumerate().flat_map(
+        _window_batcher(input_size, batch_size, drop_remainder, window_seed)
     )
-
-    def add_mask(inputs, labels, lengths):
-        mask = tf.sequence_mask(lengths, maxlen=tf.shape(labels)[1], dtype=tf.float32)
-        return tf.cast(inputs, tf.float32), labels, mask
-
-    # Padded labels are 0, which is also a real class, so the mask comes from the true lengths.
-    dataset = dataset.map(add_mask, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _window_seed(seed: int | None) -> int:
+    """The seed of the batch order within windows: `seed`, else one drawn from TensorFlow's
+    global generator (so keras.utils.set_random_seed still makes a run repeatable)."""
+    if seed is not None:
+        return int(seed)
+    import tensorflow as tf
+
+    return int(tf.random.uniform((), maxval=2**31 - 1, dtype=tf.int64))
+
+
+def _window_batcher(input_size: int, batch_size: int, drop_remainder: bool, seed: int | None):
+    """The flat_map function: (window index, ragged window) -> a dataset of its batches.
+
+    The window's melodies are sorted by length (stably, so equal lengths keep their random
+    order) and cut into consecutive batches; with `seed`, the batches come out in an order drawn
+    from (seed, window index), else longest last.
+    """
+    import tensorflow as tf
+
+    def batches(index, window):
+        inputs, labels = window
+        lengths = labels.row_lengths()
+        order = tf.argsort(lengths, stable=True)
+        count = tf.size(lengths, out_type=tf.int64)
+        full = count // batch_size
+        num_batches = full if drop_remainder else -(-count // batch_size)
+        batch_order = tf.range(num_batches)
+        if seed is not None:
+            batch_order = tf.random.experimental.stateless_shuffle(
+                batch_order, seed=tf.stack([tf.constant(seed, tf.int64), index])
+            )
+
+        def one_batch(position):
+            rows = order[position * batch_size : (position + 1) * batch_size]
+            batch_lengths = tf.gather(lengths, rows)
+            # Padded labels are 0, which is also a real class, so the mask comes from the lengths.
+            mask = tf.sequence_mask(batch_lengths, dtype=tf.float32)
+            batch_inputs = tf.gather(inputs, rows).to_tensor(shape=[None, None, input_size])
+            batch_labels = tf.gather(labels, rows).to_tensor()
+            return tf.cast(batch_inputs, tf.float32), batch_labels, mask
+
+        return tf.data.Dataset.from_tensor_slices(batch_order).map(one_batch)
+
+    return batches
