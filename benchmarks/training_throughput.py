@@ -5,7 +5,7 @@ Run with the project's venv:  .venv/bin/python benchmarks/training_throughput.py
 For each config, a fresh child process (so that its peak memory is its own) builds the model at
 the config's default hparams (batch 128) and times, in interleaved blocks:
 - "real": the training step fed by `melodylib.data.datasets.make_dataset` over the course corpus's
-  `training_melodies.tfrecord` (shuffled, bucketed by length, padded, masked), as `train` does;
+  `training_melodies.tfrecord` (shuffled, sorted in windows by length, padded, masked), as `train` does;
 - "memory": the SAME compiled step fed a few batches taken from that pipeline once and kept in
   memory as tensors (cycled), so the only difference is the input pipeline;
 - "matmul": a float32 [B*T, 256] x [256, 512] TensorFlow matmul, the machine's attainable rate

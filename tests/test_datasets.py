@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 
 import numpy as np
@@ -492,6 +493,24 @@ def test_the_seed_fixes_the_batches_and_another_seed_changes_them(tmp_path, mage
     assert numbers(1) != numbers(2)
     with pytest.raises(MelodylibError, match="window_batches"):
         make_dataset(tmp_path / "data.tfrecord", 2, 8, window_batches=0)
+
+
+def test_fewer_melodies_than_a_batch_still_give_full_batches_when_repeating(tmp_path):
+    # 5 melodies and batch 8: an epoch holds no full batch, so batches run across epochs
+    # (a course notebook's tiny set trains like this) instead of the pipeline looping forever.
+    write_numbered_melodies(tmp_path / "data.tfrecord", [3, 4, 5, 6, 7])
+    dataset = make_dataset(tmp_path / "data.tfrecord", 2, 8, seed=3)
+    batches = [batch_contents(batch) for batch in dataset.take(5)]
+    assert all(len(batch) == 8 for batch in batches)
+    counts = collections.Counter(number for batch in batches for number, _ in batch)
+    assert sorted(counts) == [1, 2, 3, 4, 5] and sum(counts.values()) == 40
+    # max_examples counts too: 20 melodies on file, 5 kept, batch 8.
+    write_numbered_melodies(tmp_path / "more.tfrecord", [5] * 20)
+    kept = make_dataset(tmp_path / "more.tfrecord", 2, 8, max_examples=5, seed=3)
+    numbers = {number for batch in kept.take(3) for number, _ in batch_contents(batch)}
+    assert numbers == {1, 2, 3, 4, 5}
+    # Without repeating, such a set gives no batch rather than a partial one.
+    assert list(make_dataset(tmp_path / "data.tfrecord", 2, 8, repeat=False)) == []
 
 
 def test_small_integer_inputs_wait_as_int8_and_come_back_exact(tmp_path):

@@ -463,7 +463,8 @@ def make_dataset(
     by length and split into batches, and the batches of a window served in random order. A
     batch is thus a random draw of melodies of similar length, padded only to its own longest;
     the mask marks the real steps (magenta-behaviour.md: "Batching"). No melody is twice in a
-    batch, and a window never spans two epochs. With `drop_remainder`, the last batch of a
+    batch, and a window never spans two epochs, unless the files hold fewer melodies than
+    one batch (then, to give any batch at all, windows run across epochs). With `drop_remainder`, the last batch of a
     window that is not full is left out (at most batch_size - 1 melodies of an epoch; being
     shuffled, different ones every epoch). `max_examples` > 0 keeps only the first that many
     melodies of the files (in file order, before any shuffling), so an evaluation limited to N
@@ -505,8 +506,14 @@ def make_dataset(
             seed=seed,
             reshuffle_each_iteration=True,
         )
-    # Windows are cut before repeating, so none spans two epochs.
-    dataset = dataset.ragged_batch(batch_size * window_batches)
+    window_size = batch_size * window_batches
+    if repeat and drop_remainder and _count_records(files, window_size, max_examples) < batch_size:
+        # Fewer melodies than one batch: an epoch gives no full batch, so windows must span
+        # epochs (as in Magenta's queue, a batch may then hold a melody more than once).
+        dataset = dataset.repeat()
+        repeat = False
+    # Otherwise windows are cut before repeating, so none spans two epochs.
+    dataset = dataset.ragged_batch(window_size)
     if repeat:
         dataset = dataset.repeat()
     window_seed = _window_seed(seed) if shuffle else None
@@ -514,6 +521,14 @@ def make_dataset(
         _window_batcher(input_size, batch_size, drop_remainder, window_seed)
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _count_records(files: list[str], limit: int, max_examples: int = 0) -> int:
+    """How many melodies the files hold, counting no further than `limit` (and `max_examples`)."""
+    if max_examples:
+        limit = min(limit, max_examples)
+    records = (record for path in files for record in read_records(path))
+    return sum(1 for _ in itertools.islice(records, limit))
 
 
 def _window_seed(seed: int | None) -> int:

@@ -9,6 +9,7 @@ to `MetricSums.metrics`; everything else (training logs, TensorBoard, evaluation
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -128,14 +129,7 @@ def evaluate_dataset(
 ) -> dict[str, float]:
     """Magenta's eval metrics (per_class_accuracy included) over a finite dataset of
     (inputs, labels, mask), with dropout off."""
-    import tensorflow as tf
-
-    def step(inputs, labels, mask):
-        logits = model(inputs, training=False)
-        return batch_metric_sums(labels, logits, mask, no_event_label, per_class=True)
-
-    step = tf.function(step, input_signature=list(dataset.element_spec))
-
+    step = _eval_step(model, no_event_label, tuple(dataset.element_spec))
     sums = MetricSums()
     examples = 0
     for inputs, labels, mask in dataset:
@@ -144,6 +138,31 @@ def evaluate_dataset(
         if max_examples and examples >= max_examples:
             break
     return sums.metrics()
+
+
+_EVAL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _eval_step(model, no_event_label: int, element_spec: tuple):
+    """The compiled eval step of a model, traced once per model and batch signature.
+
+    A run evaluates every few hundred steps; a new tf.function each time would trace again
+    and again (and TensorFlow warns about that).
+    """
+    import tensorflow as tf
+
+    steps = _EVAL_STEPS.setdefault(model, {})
+    key = (no_event_label, element_spec)
+    if key not in steps:
+
+        model_reference = weakref.ref(model)  # the cache must not keep the model alive
+
+        def step(inputs, labels, mask):
+            logits = model_reference()(inputs, training=False)
+            return batch_metric_sums(labels, logits, mask, no_event_label, per_class=True)
+
+        steps[key] = tf.function(step, input_signature=list(element_spec))
+    return steps[key]
 
 
 def is_finite_loss(sums: np.ndarray) -> bool:
