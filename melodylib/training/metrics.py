@@ -154,7 +154,6 @@ def _eval_step(model, no_event_label: int, element_spec: tuple):
     steps = _EVAL_STEPS.setdefault(model, {})
     key = (no_event_label, element_spec)
     if key not in steps:
-
         model_reference = weakref.ref(model)  # the cache must not keep the model alive
 
         def step(inputs, labels, mask):
