@@ -1,4 +1,4 @@
-"""Data-pipeline speed next to note_seq's (issue 2): convert on MIDI and ABC, and create_dataset per config.
+"""Data-pipeline speed next to note_seq's: convert on MIDI and ABC, and create_dataset per config.
 
 Run with the project's venv:  .venv/bin/python benchmarks/data_pipeline.py [--quick]
 

@@ -1,4 +1,4 @@
-"""Generation speed (issue 5): MelodyGenerator vs a naive model.predict loop vs one teacher-forced pass.
+"""Generation speed: MelodyGenerator vs a naive model.predict loop vs one teacher-forced pass.
 
 Run with the project's venv:  .venv/bin/python benchmarks/generation_speed.py [--quick]
 

@@ -1,4 +1,4 @@
-"""Start-up time (issue 9): `import melodylib`, `melody_rnn --help`, `convert --help`, a small convert.
+"""Start-up time: `import melodylib`, `melody_rnn --help`, `convert --help`, a small convert.
 
 Run with the project's venv:  .venv/bin/python benchmarks/startup.py [--quick]
 

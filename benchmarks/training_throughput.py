@@ -1,4 +1,4 @@
-"""Training throughput (issue 4): tokens per second with the real input pipeline vs batches in memory.
+"""Training throughput: tokens per second with the real input pipeline vs batches in memory.
 
 Run with the project's venv:  .venv/bin/python benchmarks/training_throughput.py [--quick]
 

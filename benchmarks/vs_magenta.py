@@ -1,4 +1,4 @@
-"""melodylib next to the original Magenta 2.1.4 Melody RNN (issue 9): same data, same config, one run.
+"""melodylib next to the original Magenta 2.1.4 Melody RNN: same data, same config, one run.
 
 Run with the project's venv:  .venv/bin/python benchmarks/vs_magenta.py [--quick] [--configs C,...]
 Magenta runs in its own virtual environment (`--magenta_python`, default /tmp/magenta-venv/bin/python;
@@ -44,7 +44,7 @@ first alternates from config to config):
      num_steps=128)` (median of `--sampling_repeats`); Magenta its generator's `generate()` called
      10 times as melody_rnn_generate does, by `tools/magenta_reference/time_generation.py` inside
      its venv (the sum of the 10 calls; median of `--magenta_sampling_repeats`).
-3. Ratios ours vs Magenta against issue 9's targets: useful tokens/s >= 2x, sampling loop >= 50x,
+3. Ratios ours vs Magenta against the project's targets: useful tokens/s >= 2x, sampling loop >= 50x,
    whole-process training >= 1.5x and generation >= 3x; attention_rnn's cost per training step (per
    useful token, so batches of different lengths compare) and per generation step (sampling loop)
    <= 2x basic_rnn's.
@@ -764,7 +764,7 @@ def report(
         "",
         markdown_table(headers, rows),
         "",
-        "Ours vs Magenta (how many times faster / smaller) against issue 9's targets:",
+        "Ours vs Magenta (how many times faster / smaller) against the project's targets:",
         "",
         markdown_table(
             [

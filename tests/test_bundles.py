@@ -1,4 +1,4 @@
-"""Tests for melodylib.bundles.bundle (issue 5): round trips, contents, loading without a run_dir, bad files."""
+"""Tests for melodylib.bundles.bundle: round trips, contents, loading without a run_dir, bad files."""
 
 from __future__ import annotations
 

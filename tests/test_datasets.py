@@ -1,4 +1,4 @@
-"""Tests for melodylib.data.datasets: create_dataset (issue 2) and the tf.data input pipeline (issue 4)."""
+"""Tests for melodylib.data.datasets: create_dataset and the tf.data input pipeline."""
 
 from __future__ import annotations
 

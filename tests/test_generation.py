@@ -1,4 +1,4 @@
-"""Tests for melodylib.generation.generator (issue 5): primers, sampling, beam search, scoring, MIDI output."""
+"""Tests for melodylib.generation.generator: primers, sampling, beam search, scoring, MIDI output."""
 
 from __future__ import annotations
 

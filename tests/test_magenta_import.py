@@ -1,4 +1,4 @@
-"""Importing Magenta `.mag` bundles and training checkpoints (melodylib.bundles.magenta, issue 8).
+"""Importing Magenta `.mag` bundles and training checkpoints (melodylib.bundles.magenta).
 
 The bundles in tests/data/magenta/bundles were written by Magenta 2.1.4 itself
 (tools/magenta_reference/make_bundles.sh); loglik_expected.json / loglik_softmax.npz hold Magenta's

@@ -1,4 +1,4 @@
-"""Tests for melodylib.training (issue 4): loss and metrics, optimiser, checkpoints and resuming,
+"""Tests for melodylib.training: loss and metrics, optimiser, checkpoints and resuming,
 a SIGKILLed run, warm start, divergence, MirroredStrategy and clear errors for bad input."""
 
 from __future__ import annotations
