@@ -65,10 +65,22 @@ def add_train(subparsers) -> None:
     )
     parser.add_argument(
         "--strategy",
-        choices=["default", "mirrored"],
+        choices=["default", "mirrored", "multi_worker"],
         default="default",
-        help="'mirrored' trains on all local GPUs with tf.distribute.MirroredStrategy; for several "
-        "machines see MultiWorkerMirroredStrategy in the README.",
+        help="'mirrored' trains on all local GPUs with tf.distribute.MirroredStrategy; "
+        "'multi_worker' on several machines (or processes) with "
+        "tf.distribute.MultiWorkerMirroredStrategy: run the same command on every worker, each "
+        "with the TF_CONFIG environment variable naming all workers and its own task; the chief "
+        "(worker 0) writes RUN_DIR, which every worker must be able to read "
+        "(docs/multi-worker.md). batch_size is always the global batch, split between all "
+        "replicas.",
+    )
+    parser.add_argument(
+        "--communication",
+        choices=["auto", "ring", "nccl"],
+        default="auto",
+        help="With --strategy multi_worker: how the workers' all-reduce communicates: 'ring' "
+        "(gRPC, CPUs and GPUs), 'nccl' (NVIDIA GPUs) or 'auto' (TensorFlow picks; default).",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="Random seed for weights and shuffling."
@@ -142,8 +154,12 @@ def run_train(flags: argparse.Namespace) -> int:
         warm_start_bundle=flags.warm_start_bundle or None,
         strategy=flags.strategy,
         seed=flags.seed,
+        communication=flags.communication,
     )
-    print(f"Finished at step {result.step}; checkpoints in {flags.run_dir}/train.")
+    if result.is_chief:
+        print(f"Finished at step {result.step}; checkpoints in {flags.run_dir}/train.")
+    else:
+        print(f"Finished at step {result.step}; the chief wrote the checkpoints.")
     return 0
 
 

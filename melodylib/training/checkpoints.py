@@ -2,7 +2,9 @@
 bundle, or fresh), saving (never a diverged model), and cleaning up after a killed save.
 
 Checkpoints are TensorFlow object-based checkpoints of (model, optimizer, global_step), named
-`ckpt-<step>`, the latest `num_checkpoints` kept (and one an hour).
+`ckpt-<step>`, the latest `num_checkpoints` kept (and one an hour). With several workers
+(`multi_worker`) every worker saves, but only the chief into run_dir/train; the others save into
+a scratch folder of their own, and all resume from run_dir/train.
 """
 
 from __future__ import annotations
@@ -106,28 +108,43 @@ class Checkpointer:
     """The checkpoints of one run: (model, optimizer, global_step) saved to and restored from train_dir."""
 
     def __init__(
-        self, model, optimizer, global_step, train_dir: Path, num_checkpoints: int
+        self,
+        model,
+        optimizer,
+        global_step,
+        train_dir: Path,
+        num_checkpoints: int,
+        write_dir: Path | None = None,
     ) -> None:
+        """Resume from `train_dir`; save into `write_dir` (a non-chief worker's scratch folder),
+        by default `train_dir` itself."""
         import tensorflow as tf
 
         self.model = model
         self.global_step = global_step
+        self.train_dir = train_dir
+        self.writes_train_dir = write_dir is None
         self.checkpoint = tf.train.Checkpoint(
             model=model, optimizer=optimizer, global_step=global_step
         )
         # Cleaned before the manager reads the folder; reported by `start` after its first line.
+        # Only the process that writes train_dir cleans it: another worker's save may be running.
         self._cleanup_lines: list[str] = []
-        remove_partial_checkpoints(train_dir, self._cleanup_lines.append)
+        if self.writes_train_dir:
+            remove_partial_checkpoints(train_dir, self._cleanup_lines.append)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint,
-            str(train_dir),
+            str(train_dir if write_dir is None else write_dir),
             max_to_keep=num_checkpoints or None,
             keep_checkpoint_every_n_hours=1,
         )
 
     @property
     def latest(self) -> str | None:
-        return self.manager.latest_checkpoint
+        """The latest checkpoint of the run (in train_dir), which a resumed run starts from."""
+        if self.writes_train_dir:
+            return self.manager.latest_checkpoint
+        return latest_checkpoint(self.train_dir.parent)
 
     def start(
         self,
@@ -175,8 +192,8 @@ class Checkpointer:
         self.manager.save(checkpoint_number=step)
 
     def has_saved(self, step: int) -> bool:
-        """True if the latest checkpoint is the one of `step`."""
-        return checkpoint_number(self.latest) == step
+        """True if the latest checkpoint this process saved (or resumed from) is the one of `step`."""
+        return checkpoint_number(self.manager.latest_checkpoint) == step
 
     def diverged(self, what: str, step: int) -> TrainingDivergedError:
         """The error for a run that diverged at `step`, naming the checkpoint left in place."""
