@@ -40,9 +40,10 @@ corpus: setup
 demo: setup
 	$(BIN)/melody_rnn demo --output_dir output/demo
 
-# The pretrained bundles in data/bundles/ were made with `make bundles` (see data/README.md).
+# The pretrained bundles in data/bundles/ were made with `make bundles` (see data/README.md): each
+# config trains with evaluation every 500 steps, and its bundle takes the best evaluation's weights.
 CONFIGS := basic_rnn mono_rnn lookback_rnn attention_rnn
-BUNDLE_STEPS ?= 2000
+BUNDLE_STEPS ?= 30000
 BUNDLE_HPARAMS ?= batch_size=64
 bundles: setup
 	$(BIN)/melody_rnn build_corpus --subset full
@@ -51,7 +52,7 @@ bundles: setup
 	    --sequence_example_file=data/corpus/full/$$config/training_melodies.tfrecord \
 	    --eval_sequence_example_file=data/corpus/full/$$config/eval_melodies.tfrecord \
 	    --num_training_steps=$(BUNDLE_STEPS) --eval_frequency=500 --summary_frequency=50 --seed=1 || exit 1; \
-	  $(BIN)/melody_rnn generate --save_generator_bundle --run_dir=output/runs/$$config \
+	  $(BIN)/melody_rnn generate --save_generator_bundle --checkpoint_file=output/runs/$$config/best \
 	    --bundle_file=data/bundles/$$config.bundle \
 	    --bundle_description="$$config, hparams $(BUNDLE_HPARAMS), trained on the course corpus (full subset, training split)" || exit 1; \
 	done
