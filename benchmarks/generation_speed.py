@@ -8,6 +8,9 @@ does not depend on the weights), in the same process and with the measurements i
   127 sampled steps; the whole loop runs in one compiled call, `melodylib.generation.sampler`);
 - "beam": the same with beam_size=4, branch_factor=2 (10 outputs, so 80 rows per step; beam
   search keeps its loop in Python: one compiled call per step for all rows);
+- "numpy sampling" and "numpy beam": the same two calls on `MelodyGenerator(model, config,
+  backend="numpy")`, the network run in numpy (`melodylib.models.numpy_step`) by the Python loop,
+  as `melody_rnn generate` does for a bundle (without ever importing TensorFlow there);
 - "naive loop": the common approach of the TensorFlow text-generation tutorials: at every step,
   encode the whole history so far and call `model.predict` on it ([10, t, input_size], the 10
   outputs batched together), keep the last step's logits, sample, append. It is timed after a
@@ -90,6 +93,7 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
     config = get_config(name)
     model = build_model(config)
     generator = MelodyGenerator(model, config)
+    numpy_generator = MelodyGenerator(model, config, backend="numpy")
     encoder = config.encoder
 
     def sampling():
@@ -108,6 +112,21 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
     melodies = sampling()
     first_call = time.perf_counter() - started
     beam()  # warm (same trace: the batch dimension is open)
+
+    def numpy_sampling():
+        return numpy_generator.generate(
+            num_steps=args.num_steps, num_outputs=args.num_outputs, seed=1
+        )
+
+    def numpy_beam():
+        return numpy_generator.generate(
+            num_steps=args.num_steps,
+            num_outputs=args.num_outputs,
+            beam_size=4,
+            branch_factor=2,
+            seed=2,
+        )
+
     inputs = tf.constant(
         teacher_forced_inputs(encoder, [melody.events for melody in melodies], args.num_steps)
     )
@@ -121,7 +140,15 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
         model, encoder, args.num_outputs, min(8, naive_steps), seed=3
     )  # warm: traces predict
 
-    times = {"sampling": [], "beam": [], "teacher": [], "compiled": [], "naive": []}
+    times = {
+        "sampling": [],
+        "beam": [],
+        "numpy_sampling": [],
+        "numpy_beam": [],
+        "teacher": [],
+        "compiled": [],
+        "naive": [],
+    }
 
     def teacher():
         return model(inputs, training=False).numpy()
@@ -137,6 +164,8 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
     runs = {
         "sampling": sampling,
         "beam": beam,
+        "numpy_sampling": numpy_sampling,
+        "numpy_beam": numpy_beam,
         "teacher": teacher,
         "compiled": compiled,
         "naive": naive,
@@ -167,6 +196,8 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
         f"{first_call:.2f} s",
         f"{medians['sampling']:.2f} s",
         f"{medians['beam']:.2f} s",
+        f"{medians['numpy_sampling']:.2f} s",
+        f"{medians['numpy_beam']:.2f} s",
         naive_label,
         f"{medians['teacher'] * 1000:.0f} ms",
         f"{medians['compiled'] * 1000:.0f} ms",
@@ -238,6 +269,8 @@ def main(argv=None) -> None:
                 "first call (trace)",
                 "sampling",
                 "beam 4 x branch 2",
+                "numpy sampling",
+                "numpy beam",
                 "naive predict loop",
                 "teacher-forced, eager",
                 "teacher-forced, compiled",

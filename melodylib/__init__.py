@@ -51,6 +51,7 @@ _PUBLIC_API: dict[str, str] = {
     # models, training, bundles, generation, evaluation
     "build_model": "models.melody_rnn",
     "StepModel": "models.step",
+    "NumpyStepModel": "models.numpy_step",
     "attention_weights": "models.attention_cell",
     "count_parameters": "models.melody_rnn",
     "magenta_parameter_count": "models.melody_rnn",

@@ -63,7 +63,7 @@ def run_demo(
     result = DemoResult(output_dir)
     pieces, titles = [], []
     for name, path in bundles.items():
-        generator = MelodyGenerator(load_bundle(path))
+        generator = MelodyGenerator(load_bundle(path), backend="auto")
         melodies = generator.generate(
             primer, num_steps=num_steps, num_outputs=num_outputs, temperature=temperature, seed=seed
         )

@@ -112,8 +112,21 @@ def add_generate(subparsers) -> None:
         False,
         "Also write a MusicXML score beside each MIDI file (the primer coloured apart)",
     )
+    add_backend_flag(parser)
     add_log_flag(parser)
     parser.set_defaults(run=run_generate)
+
+
+def add_backend_flag(parser: argparse.ArgumentParser) -> None:
+    """--backend: what runs the network while generating (melodylib.generation.backends)."""
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "numpy", "tensorflow"],
+        default="auto",
+        help="What runs the network: numpy (no TensorFlow: starts seconds sooner), tensorflow, or "
+        "auto (default): numpy for a melodylib bundle on a CPU, TensorFlow for a Magenta .mag, a "
+        "run_dir or checkpoint, or when a GPU is visible. A seed gives the same melodies on both.",
+    )
 
 
 def run_generate(flags: argparse.Namespace) -> int:
@@ -121,8 +134,7 @@ def run_generate(flags: argparse.Namespace) -> int:
 
     if flags.save_generator_bundle:
         return run_save_generator_bundle(flags)
-    model, config, _ = model_from_flags(flags, config_from_flags(flags, required=False))
-    generator = generation.MelodyGenerator(model, config)
+    generator = generator_from_flags(flags)
     if float(flags.num_steps) != int(flags.num_steps):
         raise MelodylibError(
             f"--num_steps must be a whole number of 16th steps, got {flags.num_steps}"
@@ -153,6 +165,31 @@ def run_generate(flags: argparse.Namespace) -> int:
     scores = " and MusicXML scores" if flags.musicxml else ""
     print(f"Wrote {len(paths)} MIDI files{scores} to {flags.output_dir}.")
     return 0
+
+
+def generator_from_flags(flags: argparse.Namespace):
+    """The MelodyGenerator for --bundle_file or --run_dir/--checkpoint_file on --backend.
+
+    On numpy a melodylib bundle is read without TensorFlow, with the same config checks and
+    --hparams overrides as `model_from_flags` applies on TensorFlow.
+    """
+    from melodylib.generation.backends import choose_backend
+    from melodylib.generation.generator import MelodyGenerator
+
+    config = config_from_flags(flags, required=False)
+    backend = getattr(flags, "backend", "auto")
+    bundle_only = flags.bundle_file and not (flags.run_dir or flags.checkpoint_file)
+    if bundle_only and choose_backend(flags.bundle_file, backend) == "numpy":
+        from melodylib.bundles.reading import load_bundle
+        from melodylib.bundles.sources import with_flag_overrides
+
+        bundle = load_bundle(flags.bundle_file)
+        if config is not None:
+            bundle.check_compatible(config)
+        config = with_flag_overrides(bundle.config, str(flags.bundle_file), flags.hparams or None)
+        return MelodyGenerator(bundle, config, backend="numpy")
+    model, config, _ = model_from_flags(flags, config)
+    return MelodyGenerator(model, config, backend="numpy" if backend == "numpy" else "tensorflow")
 
 
 def primer_from_flags(flags: argparse.Namespace):

@@ -5,6 +5,11 @@ All outputs and all beams advance together: one compiled model call per step on 
 step to step (see `models.StepModel`). The beam search itself (`beam_search`) knows nothing of
 models: it takes a batched step function, so tests can drive it with a toy one.
 
+Two engines run the network (`generation.backends`): TensorFlow (`models.StepModel`, with the
+compiled sampler) or numpy (`models.numpy_step.NumpyStepModel`, for a bundle, without importing
+TensorFlow at all); the numpy one runs the Python loop below, which draws the same uniforms from
+the same seeded generator, so a seed gives the same melodies on either.
+
 Differences from Magenta, on purpose:
 - Magenta's CLI starts generating one step after the primer's last note *ends*, rounded up, so
   an on-grid primer is followed by two forced steps (a note-off and a silence) before the
@@ -75,11 +80,38 @@ class _Rows:
 
 
 class MelodyGenerator:
-    """Generates melodies from a trained model; holds the compiled step function between calls."""
+    """Generates melodies from a trained model; holds the step function between calls.
 
-    def __init__(self, model_or_bundle: Any, config: MelodyRnnConfig | None = None) -> None:
-        from melodylib.bundles.sources import model_and_config
+    `backend` picks the engine: ``tensorflow`` (the default: a Keras `StepModel` and the compiled
+    sampler; `model` is the Keras model), ``numpy`` (a `NumpyStepModel` over a copy of the
+    weights, never importing TensorFlow for a melodylib bundle; `model` is None) or ``auto``
+    (numpy for a melodylib bundle on a CPU, else TensorFlow). A seed gives the same melodies on
+    both.
+    """
+
+    def __init__(
+        self,
+        model_or_bundle: Any,
+        config: MelodyRnnConfig | None = None,
+        backend: str = "tensorflow",
+    ) -> None:
         from melodylib.encoding.encoders import OneHotEncoder
+        from melodylib.generation.backends import choose_backend, numpy_step_model
+
+        self.backend = choose_backend(model_or_bundle, backend)
+        if self.backend == "numpy":
+            self.model = None
+            self.step_model, self.config = numpy_step_model(model_or_bundle, config)
+            self.encoder = self.config.encoder
+            self._sampler = None
+        else:
+            self._start_tensorflow(model_or_bundle, config)
+        # One-hot classes map one-to-one onto events; lookback and key classes do not.
+        self._ambiguous_classes = not isinstance(self.encoder, OneHotEncoder)
+
+    def _start_tensorflow(self, model_or_bundle: Any, config: MelodyRnnConfig | None) -> None:
+        """The Keras model, its StepModel and (where the encoder has graph ops) the sampler."""
+        from melodylib.bundles.sources import model_and_config
         from melodylib.generation.sampler import CompiledSampler, supports_compiled_sampling
         from melodylib.models.step import StepModel
 
@@ -97,8 +129,6 @@ class MelodyGenerator:
             if supports_compiled_sampling(self.encoder)
             else None
         )
-        # One-hot classes map one-to-one onto events; lookback and key classes do not.
-        self._ambiguous_classes = not isinstance(self.encoder, OneHotEncoder)
 
     def generate(
         self,
@@ -189,7 +219,7 @@ class MelodyGenerator:
         logits, rnn_state = self.step_model(
             self.encoder.inputs(primer)[None, :, :], self.step_model.zero_state(1)
         )
-        raw_logits = logits.numpy()[0].astype(np.float64)
+        raw_logits = _as_numpy(logits)[0].astype(np.float64)
         logits = raw_logits / temperature
         primer_score = 0.0
         if len(primer) > 1:
@@ -210,9 +240,13 @@ class MelodyGenerator:
                 steps_per_iteration,
                 rng,
             )
-        # The Python loop: the reference the compiled one is tested against, and the path for
-        # encoders that have no TensorFlow-ops version.
+        # The Python loop: the reference the compiled one is tested against, the numpy engine's
+        # loop, and the path for encoders that have no TensorFlow-ops version.
         start = _Rows(rnn_state, logits[-1:], None)
+        gather = self.step_model.gather_state
+
+        def select(rows: _Rows, indices: np.ndarray) -> _Rows:
+            return _select_rows(rows, indices, gather)
 
         def step(
             histories: list[list[int]], rows: _Rows, scores: np.ndarray
@@ -221,10 +255,10 @@ class MelodyGenerator:
 
         histories, _, scores = beam_search(
             [list(primer) for _ in range(num_outputs)],
-            _select_rows(start, np.zeros(num_outputs, np.int64)),
+            select(start, np.zeros(num_outputs, np.int64)),
             [primer_score] * num_outputs,
             step,
-            _select_rows,
+            select,
             num_new_steps,
             beam_size,
             branch_factor,
@@ -287,12 +321,10 @@ class MelodyGenerator:
         rng: np.random.Generator,
     ) -> tuple[_Rows, np.ndarray]:
         """One step for every row: run the model on the pending inputs, sample, decode, append, score."""
-        import tensorflow as tf
-
         rnn_state, logits = rows.rnn_state, rows.logits
         if rows.pending_inputs is not None:
-            step_logits, rnn_state = self.step_model(tf.constant(rows.pending_inputs), rnn_state)
-            logits = step_logits.numpy()[:, -1, :].astype(np.float64) / temperature
+            step_logits, rnn_state = self.step_model(rows.pending_inputs, rnn_state)
+            logits = _as_numpy(step_logits)[:, -1, :].astype(np.float64) / temperature
         log_probabilities = _log_softmax(logits)
         classes = _sample(np.exp(log_probabilities), rng)
         scored = classes.copy()
@@ -331,7 +363,7 @@ class MelodyGenerator:
             )
         inputs, labels = self.encoder.encode(list(model_melody.events))
         logits, _ = self.step_model(inputs[None, :, :], self.step_model.zero_state(1))
-        log_probabilities = _log_softmax(logits.numpy()[0].astype(np.float64) / temperature)
+        log_probabilities = _log_softmax(_as_numpy(logits)[0].astype(np.float64) / temperature)
         return float(log_probabilities[np.arange(len(labels)), labels].sum())
 
 
@@ -348,15 +380,19 @@ def _whole(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _select_rows(rows: _Rows, indices: np.ndarray) -> _Rows:
-    from melodylib.models.step import gather_state
-
+def _select_rows(rows: _Rows, indices: np.ndarray, gather_state: Any) -> _Rows:
+    """The rows at `indices`; `gather_state` is the step model's (TensorFlow or numpy)."""
     indices = np.asarray(indices, dtype=np.int64)
     return _Rows(
         gather_state(rows.rnn_state, indices),
         rows.logits[indices],
         None if rows.pending_inputs is None else rows.pending_inputs[indices],
     )
+
+
+def _as_numpy(values: Any) -> np.ndarray:
+    """A step model's output as a numpy array (TensorFlow tensors have .numpy())."""
+    return values.numpy() if hasattr(values, "numpy") else np.asarray(values)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -377,12 +413,14 @@ def melody_log_likelihood(
     config: MelodyRnnConfig | None = None,
     temperature: float = 1.0,
     squash: bool = True,
+    backend: str = "tensorflow",
 ) -> float:
     """Score any melody under a model, bundle or MelodyGenerator: Magenta's melody_log_likelihood.
 
     The melody is squashed as in training (unless squash=False); the result is the sum of the
     log-probabilities of events 1..N-1 given the events before them. A GeneratedMelody is
-    scored as the model saw it (its `model_events`, not squashed again).
+    scored as the model saw it (its `model_events`, not squashed again). `backend` is
+    MelodyGenerator's (numpy scores a bundle without TensorFlow).
     """
     if isinstance(melody, GeneratedMelody):
         events, squash = (
@@ -394,7 +432,7 @@ def melody_log_likelihood(
     generator = (
         model_or_bundle
         if isinstance(model_or_bundle, MelodyGenerator)
-        else MelodyGenerator(model_or_bundle, config)
+        else MelodyGenerator(model_or_bundle, config, backend=backend)
     )
     return generator.log_likelihood(events, temperature=temperature, squash=squash)
 
