@@ -262,6 +262,21 @@ def _attention_shapes(input_size: int, units: int, query_size: int, top_size: in
     }
 
 
+def check_step_call(input_shape: tuple, state_count: int, model: Any, model_name: str) -> None:
+    """Refuse a step call whose inputs are not [batch, time, input_size] or whose state has the
+    wrong number of parts (shared by NumpyStepModel and the Keras StepModel)."""
+    if len(input_shape) != 3 or input_shape[-1] != model.input_size:
+        raise MelodylibError(
+            f"step inputs have shape {input_shape}; expected [batch, time, {model.input_size}] "
+            "(encode the melody with the same config the model was built from)"
+        )
+    if state_count != len(model.state_sizes):
+        raise MelodylibError(
+            f"step state has {state_count} parts; expected {len(model.state_sizes)} "
+            f"(start from {model_name}.zero_state(batch_size))"
+        )
+
+
 class NumpyStepModel:
     """A bundle's network run step by step in numpy (float32, dropout off), carrying its state.
 
@@ -350,17 +365,7 @@ class NumpyStepModel:
         """Run `inputs` [B, T, input_size] from `state`: (logits [B, T, classes], final state)."""
         # 1. Check the inputs and the state.
         inputs = np.asarray(inputs, dtype=FLOAT)
-        if inputs.ndim != 3 or inputs.shape[-1] != self.input_size:
-            raise MelodylibError(
-                f"step inputs have shape {tuple(inputs.shape)}; "
-                f"expected [batch, time, {self.input_size}] "
-                "(encode the melody with the same config the model was built from)"
-            )
-        if len(state) != len(self.state_sizes):
-            raise MelodylibError(
-                f"step state has {len(state)} arrays; expected {len(self.state_sizes)} "
-                "(start from NumpyStepModel.zero_state(batch_size))"
-            )
+        check_step_call(tuple(inputs.shape), len(state), self, "NumpyStepModel")
         with one_blas_thread():
             # 2. The recurrent layers, each from its own part of the state.
             outputs, new_state, offset = inputs, [], 0

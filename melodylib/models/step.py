@@ -17,6 +17,7 @@ import keras
 
 from melodylib.errors import MelodylibError
 from melodylib.models.melody_rnn import build_model
+from melodylib.models.numpy_step import check_step_call
 
 __all__ = ["StepModel", "build_step_model", "gather_state", "state_sizes", "tile_state"]
 
@@ -133,17 +134,7 @@ class StepModel:
         import tensorflow as tf
 
         inputs = tf.convert_to_tensor(inputs, dtype=tf.float32)
-        if inputs.shape.rank != 3 or inputs.shape[-1] != self.input_size:
-            raise MelodylibError(
-                f"step inputs have shape {tuple(inputs.shape)}; "
-                f"expected [batch, time, {self.input_size}] "
-                "(encode the melody with the same config the model was built from)"
-            )
-        if len(state) != len(self.state_sizes):
-            raise MelodylibError(
-                f"step state has {len(state)} tensors; expected {len(self.state_sizes)} "
-                "(start from StepModel.zero_state(batch_size))"
-            )
+        check_step_call(tuple(inputs.shape), len(state), self, "StepModel")
         state = [tf.convert_to_tensor(part, dtype=tf.float32) for part in state]
         return self._function(inputs, state)
 
