@@ -655,3 +655,23 @@ def test_load_trained_model_errors(tmp_path, trained_run):
         load_trained_model(checkpoint_file=str(tmp_path / "ckpt-5"))
     model, config, step = load_trained_model(checkpoint_file=str(trained_run / "train" / "ckpt-1"))
     assert step == 1 and config.name == "basic_rnn"
+
+
+def test_the_training_command_prints_its_own_lines_not_tensorflows(data, tmp_path):
+    # TensorFlow logs a line through absl at every checkpoint save ("Sharding callback
+    # duration ..."); in a terminal only melodylib's lines (and warnings) should appear.
+    command = [
+        sys.executable,
+        "-m",
+        "melodylib",
+        "train",
+        "--config=basic_rnn",
+        f"--hparams={TINY}",
+    ]
+    command += [f"--run_dir={tmp_path / 'run'}", f"--sequence_example_file={data}"]
+    command += ["--num_training_steps=2", "--summary_frequency=1", "--save_checkpoint_secs=0"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    output = completed.stdout + completed.stderr
+    assert "Train  step      2" in output and "Finished at step 2" in output
+    assert "Sharding callback" not in output and "INFO:" not in output

@@ -57,10 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = rewrite_negated_booleans(list(sys.argv[1:] if argv is None else argv))
     flags = parser.parse_args(arguments)
-    logging.basicConfig(
-        level=getattr(logging, getattr(flags, "log", "INFO").replace("FATAL", "CRITICAL")),
-        format="%(levelname)s: %(message)s",
-    )
+    level = getattr(logging, getattr(flags, "log", "INFO").replace("FATAL", "CRITICAL"))
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    # TensorFlow's own INFO lines (one per checkpoint save: "Sharding callback duration ...",
+    # through absl) are noise in a terminal; --log=DEBUG still shows them.
+    for library in ("tensorflow", "absl"):
+        logging.getLogger(library).setLevel(
+            level if level <= logging.DEBUG else max(level, logging.WARNING)
+        )
     try:
         return flags.run(flags)
     except MelodylibError as error:
