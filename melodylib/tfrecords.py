@@ -4,13 +4,21 @@ A TFRecord file is a list of records, each: length (uint64, little-endian), a ma
 the length (uint32), the payload, a masked CRC-32C of the payload (uint32). Files are written
 and read here in plain Python (google-crc32c computes the checksums), so converting music and
 creating data sets never need TensorFlow; TensorFlow's tf.data reads the same files.
+
+A large data set can be written as shards, in TensorFlow's naming: `name-00000-of-00004` ...
+`name-00003-of-00004`, record i going to shard i mod 4. Reading the shards round-robin (as
+`read_all_records` does, and tf.data's interleave with one slot per shard) gives back the
+records in the order of the single file. Wherever a file name is expected, the base name `name`
+stands for all its shards when no file of that name exists (see `expand_paths`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import os
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -43,28 +51,155 @@ def encode_record(payload: bytes) -> bytes:
     )
 
 
-def write_records(
-    path: str | os.PathLike, payloads: Iterable[bytes], compress: bool = False
-) -> int:
-    """Write byte strings to a TFRecord file atomically (an earlier file stays intact on error); returns the count.
+MAX_SHARDS = 256  # each shard is an open file while writing; this keeps well under ulimit -n
+_SHARD_NAME = re.compile(r"^(?P<base>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})$")
+_SHARD_GLOB = "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
 
-    `compress` writes a GZIP-compressed TFRecord (what TensorFlow's "GZIP" option reads): encoded
-    melodies shrink about twentyfold, which keeps the course corpus small on a laptop. Magenta
-    reads only uncompressed files, so `create_dataset` writes those unless asked. No TensorFlow
-    is needed, so converting music never waits for it to load.
+
+def check_num_shards(num_shards: int) -> int:
+    """`num_shards` if it is a whole number from 1 to MAX_SHARDS, else an error naming the flag."""
+    if (
+        isinstance(num_shards, bool)
+        or int(num_shards) != num_shards
+        or not (1 <= num_shards <= MAX_SHARDS)
+    ):
+        raise MelodylibError(
+            f"--num_shards must be a whole number from 1 to {MAX_SHARDS}, got {num_shards}"
+        )
+    return int(num_shards)
+
+
+def shard_paths(path: str | os.PathLike, num_shards: int) -> list[Path]:
+    """The files a data set of `num_shards` shards is written to: `path` itself for one, else
+    `path-00000-of-0000N` ... in TensorFlow's naming."""
+    check_num_shards(num_shards)
+    if num_shards == 1:
+        return [Path(path)]
+    return [_shard_name(path, index, num_shards) for index in range(num_shards)]
+
+
+def _shard_name(path: str | os.PathLike, index: int, count: int) -> Path:
+    return Path(f"{path}-{index:05d}-of-{count:05d}")
+
+
+def _existing_shards(path: str | os.PathLike) -> list[Path]:
+    """Every file named like a shard of `path` (`path-NNNNN-of-MMMMM`), of any count, sorted."""
+    pattern = glob.escape(str(path)) + _SHARD_GLOB
+    return sorted(Path(match) for match in glob.glob(pattern) if Path(match).is_file())
+
+
+def find_shards(path: str | os.PathLike, what: str = "input") -> list[Path]:
+    """The complete set of shards of `path`, in shard order; [] when there is none.
+
+    An incomplete set, or shards of two different counts, is an error naming what is wrong:
+    reading part of a data set would silently train on part of it.
     """
-    count = 0
-    with atomic_path(path) as temporary:
+    found = _existing_shards(path)
+    if not found:
+        return []
+    counts = sorted({int(_SHARD_NAME.match(shard.name)["count"]) for shard in found})
+    if len(counts) > 1:
+        listing = " and ".join(f"-of-{count:05d}" for count in counts)
+        raise MelodylibError(
+            f"--{what} {path}: holds shards of two data sets ({listing}); remove the old ones "
+            "or name the shards you mean with a glob"
+        )
+    expected = [_shard_name(path, index, counts[0]) for index in range(counts[0])]
+    missing = [shard.name for shard in expected if shard not in found]
+    if missing:
+        raise MelodylibError(
+            f"--{what} {path}: {len(missing)} of its {counts[0]} shards are missing "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); write the data set again"
+        )
+    return expected
+
+
+def remove_other_layouts(path: str | os.PathLike, num_shards: int) -> None:
+    """Remove what an earlier write of `path` with another number of shards left, so that no
+    reader mixes an old layout with the new one (`path` names both the file and its shards)."""
+    keep = set(shard_paths(path, num_shards))
+    stale = [shard for shard in _existing_shards(path) if shard not in keep]
+    if num_shards > 1 and Path(path).is_file():
+        stale.append(Path(path))
+    for old in stale:
+        with contextlib.suppress(FileNotFoundError):
+            old.unlink()
+
+
+class ShardedRecordWriter:
+    """A context manager writing records round-robin into `num_shards` TFRecord files, atomically.
+
+    Record i goes to shard i mod num_shards, so reading the shards round-robin gives back the
+    order written. Every shard is written under a temporary name; on success all are renamed
+    (and an earlier layout of the same name with another shard count is removed), on error all
+    are removed and earlier files stay as they were. `compress` writes GZIP shards.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, num_shards: int = 1, compress: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.num_shards = check_num_shards(num_shards)
+        self.compress = compress
+        self.count = 0
+        self._handles: list = []
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> ShardedRecordWriter:
         try:
-            with (
-                gzip.open(temporary, "wb", compresslevel=6) if compress else open(temporary, "wb")
-            ) as handle:
-                for payload in payloads:
-                    handle.write(encode_record(payload))
-                    count += 1
+            for shard in shard_paths(self.path, self.num_shards):
+                temporary = self._stack.enter_context(atomic_path(shard))
+                opener = (
+                    gzip.open(temporary, "wb", compresslevel=6)
+                    if self.compress
+                    else open(temporary, "wb")
+                )
+                self._handles.append(self._stack.enter_context(opener))
         except OSError as error:
-            raise MelodylibError(f"cannot write {path}: {error.strerror or error}") from error
-    return count
+            self._stack.close()
+            raise MelodylibError(f"cannot write {self.path}: {error.strerror or error}") from error
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def write(self, payload: bytes) -> None:
+        """Append one record to the next shard in turn."""
+        try:
+            self._handles[self.count % self.num_shards].write(encode_record(payload))
+        except OSError as error:
+            raise MelodylibError(f"cannot write {self.path}: {error.strerror or error}") from error
+        self.count += 1
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        try:
+            suppressed = self._stack.__exit__(exc_type, exc, traceback)
+        except OSError as error:
+            raise MelodylibError(f"cannot write {self.path}: {error.strerror or error}") from error
+        if exc_type is None:
+            remove_other_layouts(self.path, self.num_shards)
+        return suppressed
+
+
+def write_records(
+    path: str | os.PathLike,
+    payloads: Iterable[bytes],
+    compress: bool = False,
+    num_shards: int = 1,
+) -> int:
+    """Write byte strings to a TFRecord file (or `num_shards` shards) atomically; returns the count.
+
+    An earlier file stays intact on error. `compress` writes a GZIP-compressed TFRecord (what
+    TensorFlow's "GZIP" option reads): encoded melodies shrink about twentyfold, which keeps the
+    course corpus small on a laptop. Magenta reads only uncompressed files, so `create_dataset`
+    writes those unless asked. No TensorFlow is needed, so converting music never waits for it
+    to load. With `num_shards` > 1 the records go round-robin to TensorFlow-named shards (see
+    `ShardedRecordWriter`).
+    """
+    with ShardedRecordWriter(path, num_shards, compress) as writer:
+        for payload in payloads:
+            writer.write(payload)
+    return writer.count
 
 
 def read_records(path: str | os.PathLike) -> Iterator[bytes]:
@@ -108,7 +243,12 @@ def compression_of(path: str | os.PathLike) -> str:
 
 
 def expand_paths(pattern: str | os.PathLike, what: str = "input") -> list[Path]:
-    """The files named by a path, a glob, or a comma-separated list of them; an error if none exist."""
+    """The files named by a path, a glob, or a comma-separated list of them; an error if none exist.
+
+    A name that is a file is that file. A name that is not a file but has shards
+    (`name-00000-of-00004` ...) stands for all of them, in shard order, and they must all be
+    there. A glob (`name-*`) names what it matches, sorted, as it is.
+    """
     files: list[Path] = []
     for part in str(pattern).split(","):
         part = part.strip()
@@ -122,9 +262,15 @@ def expand_paths(pattern: str | os.PathLike, what: str = "input") -> list[Path]:
             raise MelodylibError(
                 f"--{what} {part} is a folder; give a TFRecord file (or a glob such as {part}/*.tfrecord)"
             )
-        if not path.exists():
-            raise MelodylibError(f"--{what} {part} does not exist; check the path")
-        files.append(path)
+        if path.exists():
+            files.append(path)
+            continue
+        shards = find_shards(path, what)
+        if not shards:
+            raise MelodylibError(
+                f"--{what} {part} does not exist (nor do shards {part}-NNNNN-of-NNNNN); check the path"
+            )
+        files.extend(shards)
     if not files:
         raise MelodylibError(
             f"--{what}: no file matches '{pattern}'; check the path (globs are allowed)"
@@ -132,7 +278,60 @@ def expand_paths(pattern: str | os.PathLike, what: str = "input") -> list[Path]:
     return files
 
 
+def shard_groups(paths: Iterable[Path]) -> list[list[Path]]:
+    """The paths cut into groups to read one after the other: each complete shard set that
+    comes in shard order is one group (read round-robin), any other file a group of its own."""
+    groups: list[list[Path]] = []
+    for path in paths:
+        match = _SHARD_NAME.match(path.name)
+        previous = groups[-1] if groups else []
+        if match and int(match["index"]) > 0 and previous:
+            last = previous[-1]
+            if last == _shard_name(
+                path.parent / match["base"], int(match["index"]) - 1, int(match["count"])
+            ):
+                previous.append(path)
+                continue
+        groups.append([path])
+    complete: list[list[Path]] = []
+    for group in groups:
+        match = _SHARD_NAME.match(group[0].name)
+        whole_set = match and int(match["index"]) == 0 and len(group) == int(match["count"])
+        complete.extend([group] if whole_set else [[path] for path in group])
+    return complete
+
+
+def interleave_records(paths: list[Path]) -> Iterator[bytes]:
+    """Yield the records of the files round-robin (one from each in turn, skipping finished ones):
+    for the shards of a `ShardedRecordWriter`, the order in which they were written."""
+    for _, _, payload in _interleave_with_sources(paths):
+        yield payload
+
+
+def _interleave_with_sources(paths: list[Path]) -> Iterator[tuple[Path, int, bytes]]:
+    """`interleave_records`, each record with its file and its index in that file."""
+    readers = [(path, enumerate(read_records(path))) for path in paths]
+    while readers:
+        still_reading = []
+        for path, reader in readers:
+            found = next(reader, None)
+            if found is not None:
+                still_reading.append((path, reader))
+                yield path, found[0], found[1]
+        readers = still_reading
+
+
+def read_records_with_sources(
+    pattern: str | os.PathLike, what: str = "input"
+) -> Iterator[tuple[Path, int, bytes]]:
+    """`read_all_records` with each record's file and index in it, for messages that name them."""
+    for group in shard_groups(expand_paths(pattern, what)):
+        yield from _interleave_with_sources(group)
+
+
 def read_all_records(pattern: str | os.PathLike, what: str = "input") -> Iterator[bytes]:
-    """Yield the records of every file named by `pattern` (see `expand_paths`), file by file."""
-    for path in expand_paths(pattern, what):
-        yield from read_records(path)
+    """Yield the records of every file named by `pattern` (see `expand_paths`), file by file;
+    a complete set of shards is read round-robin, so it gives the records of the single file it
+    stands for, in that file's order."""
+    for group in shard_groups(expand_paths(pattern, what)):
+        yield from interleave_records(group)

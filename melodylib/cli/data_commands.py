@@ -9,6 +9,13 @@ from melodylib.cli.flags import add_boolean, add_config_flags, add_log_flag, con
 from melodylib.encoding.config_names import CONFIG_NAMES
 from melodylib.errors import MelodylibError
 
+SHARDS_HELP = (
+    "With N > 1, write N shards named the TensorFlow way, {name}-00000-of-0000N ... (record i "
+    "in shard i mod N), for large data sets; default 1: one file. Every melodylib reader accepts "
+    "the base name {name} for the whole set when no file of that name exists (or a glob such as "
+    "{name}-*); an earlier output of the same name with another shard count is removed."
+)
+
 
 def add_convert(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -48,6 +55,12 @@ def add_convert(subparsers) -> None:
         help="Skip a file (or ABC tune) still being read after this many seconds, with reason "
         "'timeout', and go on (default: 60; 0: no limit).",
     )
+    parser.add_argument(
+        "--num_shards",
+        type=int,
+        default=1,
+        help=SHARDS_HELP.format(name="OUTPUT_FILE"),
+    )
     add_log_flag(parser)
     parser.set_defaults(run=run_convert)
 
@@ -63,6 +76,7 @@ def run_convert(flags: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
         output_format=flags.output_format,
         file_timeout_secs=flags.file_timeout_secs,
+        num_shards=flags.num_shards,
     )
     print(summary.format())
     return 0 if summary.sequences_written else 1
@@ -83,7 +97,8 @@ def add_create_dataset(subparsers) -> None:
         "--input",
         required=True,
         help="TFRecord file of NoteSequences (from `convert` or Magenta's "
-        "convert_dir_to_note_sequences).",
+        "convert_dir_to_note_sequences); also a glob, a comma-separated list, or the base name "
+        "of shards (NAME standing for NAME-00000-of-0000N ... when no file NAME exists).",
     )
     parser.add_argument(
         "--output_dir", required=True, help="Folder for the two SequenceExample files."
@@ -140,6 +155,12 @@ def add_create_dataset(subparsers) -> None:
         False,
         "Write GZIP-compressed TFRecords, about 20x smaller (melodylib reads them; Magenta does not)",
     )
+    parser.add_argument(
+        "--num_shards",
+        type=int,
+        default=1,
+        help=SHARDS_HELP.format(name="training_melodies.tfrecord") + " Both splits get N shards.",
+    )
     add_log_flag(parser)
     parser.set_defaults(run=run_create_dataset)
 
@@ -165,6 +186,7 @@ def run_create_dataset(flags: argparse.Namespace) -> int:
         num_workers=flags.num_workers,
         progress=sys.stderr.isatty(),
         compress=flags.compress,
+        num_shards=flags.num_shards,
     )
     print(summary.format())
     if summary.training_melodies + summary.eval_melodies == 0:

@@ -16,7 +16,10 @@ from collections.abc import Iterator
 import numpy as np
 
 from melodylib.errors import MelodylibError
-from melodylib.tfrecords import expand_paths, read_all_records, read_records
+from melodylib.tfrecords import (
+    read_all_records,
+    read_records_with_sources,
+)
 
 _LENGTH_DELIMITED = 2
 
@@ -133,9 +136,8 @@ def parse_sequence_example(payload: bytes, source: str = "record") -> tuple[np.n
 
 def read_sequence_examples(pattern: str | os.PathLike) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Iterate over (inputs, labels) of every SequenceExample in the files matching `pattern` (plain or GZIP)."""
-    for path in expand_paths(pattern, "sequence_example_file"):
-        for index, record in enumerate(read_records(path)):
-            yield parse_sequence_example(record, f"{path}: record {index}")
+    for path, index, record in read_records_with_sources(pattern, "sequence_example_file"):
+        yield parse_sequence_example(record, f"{path}: record {index}")
 
 
 def count_records(pattern: str | os.PathLike) -> int:

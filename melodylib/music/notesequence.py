@@ -23,7 +23,12 @@ import numpy as np
 
 from melodylib.atomic import atomic_path
 from melodylib.errors import MelodylibError
-from melodylib.tfrecords import expand_paths, read_records, write_records  # noqa: F401 (re-exported)
+from melodylib.tfrecords import (  # noqa: F401 (re-exported)
+    expand_paths,
+    read_records,
+    read_records_with_sources,
+    write_records,
+)
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -424,13 +429,17 @@ def read_note_sequences(path_or_glob: str | os.PathLike) -> Iterator[NoteSequenc
     Each record may be a note_seq NoteSequence protobuf (Magenta's convert_dir_to_note_sequences,
     `melody_rnn convert`) or melodylib's older JSON record; GZIP-compressed files are read too.
     """
-    for path in expand_paths(path_or_glob, "input"):
+    records = read_records_with_sources(path_or_glob, "input")
+    while True:
         try:
-            records = read_records(path)
-            for index, payload in enumerate(records):
-                yield NoteSequence.from_record(payload, f"{path}: record {index}")
+            found = next(records, None)
         except OSError as error:
-            raise MelodylibError(f"cannot read {path}: {error.strerror or error}") from error
+            name = getattr(error, "filename", None) or path_or_glob
+            raise MelodylibError(f"cannot read {name}: {error.strerror or error}") from error
+        if found is None:
+            return
+        path, index, payload = found
+        yield NoteSequence.from_record(payload, f"{path}: record {index}")
 
 
 def write_magenta_js_json(
