@@ -7,7 +7,8 @@ Used for the curves of the pretrained bundles in data/README.md:
 
 It reads the `loss` scalars that `melody_rnn train` writes under Magenta's tag in run_dir/train
 and run_dir/eval (every event file, so a run resumed several times gives one curve), plots them
-with the course's `plot_training_curves`, marks the step with the lowest eval loss and prints it.
+with the course's `plot_training_curves` (the training loss as a running median of 5 summaries),
+marks the step with the lowest eval loss and prints it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def read_losses(directory: Path) -> list[dict[str, float]]:
     return [{"step": step, "loss": by_step[step]} for step in sorted(by_step)]
 
 
+def running_median(rows: list[dict[str, float]], width: int) -> list[dict[str, float]]:
+    """The training loss as a running median of `width` summaries: one batch's loss jumps about,
+    and a median (unlike a mean) also drops the odd log window of a step or two."""
+    import numpy as np
+
+    losses = [row["loss"] for row in rows]
+    half = width // 2
+    return [
+        {"step": row["step"], "loss": float(np.median(losses[max(0, i - half) : i + half + 1]))}
+        for i, row in enumerate(rows)
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run_dir", type=Path, required=True)
@@ -48,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     from melodylib.course.display.curves import plot_training_curves
     from melodylib.training.loop import TrainingResult
 
-    history = read_losses(args.run_dir / "train")
+    history = running_median(read_losses(args.run_dir / "train"), 5)
     eval_history = read_losses(args.run_dir / "eval")
     if not history and not eval_history:
         raise MelodylibError(f"{args.run_dir}: no loss summaries in train/ or eval/")
