@@ -20,12 +20,12 @@ import gzip
 import os
 import re
 import struct
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import google_crc32c
 
-from melodylib.atomic import atomic_path
 from melodylib.errors import MelodylibError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -130,9 +130,11 @@ class ShardedRecordWriter:
     """A context manager writing records round-robin into `num_shards` TFRecord files, atomically.
 
     Record i goes to shard i mod num_shards, so reading the shards round-robin gives back the
-    order written. Every shard is written under a temporary name; on success all are renamed
-    (and an earlier layout of the same name with another shard count is removed), on error all
-    are removed and earlier files stay as they were. `compress` writes GZIP shards.
+    order written. Every shard is written under a temporary name. On success, in two phases, all
+    are closed (a failure there, such as a full disk at the last flush, removes them all and
+    leaves the earlier files as they were), then all are renamed, and only then is an earlier
+    layout of the same name with another shard count removed. On error all temporaries are
+    removed. `compress` writes GZIP shards.
     """
 
     def __init__(
@@ -142,43 +144,80 @@ class ShardedRecordWriter:
         self.num_shards = check_num_shards(num_shards)
         self.compress = compress
         self.count = 0
+        self._shards = shard_paths(self.path, self.num_shards)
+        self._temporaries: list[Path] = []
         self._handles: list = []
-        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> ShardedRecordWriter:
         try:
-            for shard in shard_paths(self.path, self.num_shards):
-                temporary = self._stack.enter_context(atomic_path(shard))
-                opener = (
+            for shard in self._shards:
+                self._temporaries.append(_temporary_beside(shard))
+                temporary = self._temporaries[-1]
+                self._handles.append(
                     gzip.open(temporary, "wb", compresslevel=6)
                     if self.compress
                     else open(temporary, "wb")
                 )
-                self._handles.append(self._stack.enter_context(opener))
         except OSError as error:
-            self._stack.close()
-            raise MelodylibError(f"cannot write {self.path}: {error.strerror or error}") from error
+            self._discard()
+            raise MelodylibError(
+                f"cannot write {self._shards[len(self._handles)]}: {error.strerror or error}"
+            ) from error
         except BaseException:
-            self._stack.close()
+            self._discard()
             raise
         return self
 
     def write(self, payload: bytes) -> None:
         """Append one record to the next shard in turn."""
+        index = self.count % self.num_shards
         try:
-            self._handles[self.count % self.num_shards].write(encode_record(payload))
+            self._handles[index].write(encode_record(payload))
         except OSError as error:
-            raise MelodylibError(f"cannot write {self.path}: {error.strerror or error}") from error
+            raise MelodylibError(
+                f"cannot write {self._shards[index]}: {error.strerror or error}"
+            ) from error
         self.count += 1
 
     def __exit__(self, exc_type, exc, traceback) -> bool:
-        try:
-            suppressed = self._stack.__exit__(exc_type, exc, traceback)
-        except OSError as error:
-            raise MelodylibError(f"cannot write {self.path}: {error.strerror or error}") from error
-        if exc_type is None:
-            remove_other_layouts(self.path, self.num_shards)
-        return suppressed
+        if exc_type is not None:
+            self._discard()
+            return False
+        # 1. Close every shard: nothing is renamed unless all of them were written whole.
+        for index, handle in enumerate(self._handles):
+            try:
+                handle.close()
+            except OSError as error:
+                self._discard()
+                raise MelodylibError(
+                    f"cannot write {self._shards[index]}: {error.strerror or error}"
+                ) from error
+        # 2. Rename them all, then remove what an earlier layout left.
+        for temporary, shard in zip(self._temporaries, self._shards):
+            os.replace(temporary, shard)
+        remove_other_layouts(self.path, self.num_shards)
+        return False
+
+    def _discard(self) -> None:
+        """Close and remove every temporary shard (the earlier files are untouched)."""
+        for handle in self._handles:
+            with contextlib.suppress(OSError):
+                handle.close()
+        for temporary in self._temporaries:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A new empty file beside `path` for its contents until they are complete (the same
+    naming and permissions as `melodylib.atomic.atomic_path`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
+    return Path(name)
 
 
 def write_records(
@@ -263,6 +302,11 @@ def expand_paths(pattern: str | os.PathLike, what: str = "input") -> list[Path]:
                 f"--{what} {part} is a folder; give a TFRecord file (or a glob such as {part}/*.tfrecord)"
             )
         if path.exists():
+            if _existing_shards(path):
+                raise MelodylibError(
+                    f"--{what} {part} exists, and so do shards {part}-NNNNN-of-NNNNN (was a write "
+                    "interrupted?); remove the older of the two, or name the shards with a glob"
+                )
             files.append(path)
             continue
         shards = find_shards(path, what)

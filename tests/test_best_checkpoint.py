@@ -84,3 +84,18 @@ def test_a_resumed_run_logs_no_window_of_a_single_step(data, tmp_path):
     # Resumed at step 3: step 4 closes a window of one step, which joins the next (steps 4-6).
     assert [entry["step"] for entry in resumed.history] == [6]
     assert np.isfinite(resumed.history[0]["loss"])
+
+
+def test_a_record_left_behind_by_a_kill_is_made_to_name_the_saved_weights(data, tmp_path):
+    run_dir = tmp_path / "run"
+    run(data, run_dir, 3)
+    record = read_best(run_dir)
+    # As if killed after saving new best weights but before writing their record.
+    stale = {**record, "step": 0, "checkpoint": "ckpt-0", "loss": record["loss"] + 1.0}
+    (run_dir / "best" / "best.json").write_text(json.dumps(stale))
+    (run_dir / "best" / "ckpt-9_temp").mkdir()  # and a save that never finished
+    run(data, run_dir, 3)  # resumes at step 3: nothing to train, the record is mended
+    mended = read_best(run_dir)
+    assert mended["checkpoint"] == record["checkpoint"] and mended["step"] == record["step"]
+    assert mended["loss"] == stale["loss"] and mended["loss_is_an_upper_bound"] is True
+    assert not (run_dir / "best" / "ckpt-9_temp").exists()

@@ -313,6 +313,15 @@ def test_one_blas_thread_sets_one_thread_inside_and_restores_the_count():
         with blas_threads.one_blas_thread():
             assert int(get_threads()) == 1
         assert int(get_threads()) == 2
+        # Overlapping callers (two generators in two threads): the count comes back only when
+        # the last one leaves, and not to the 1 that the first one set.
+        first, second = blas_threads.one_blas_thread(), blas_threads.one_blas_thread()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert int(get_threads()) == 1
+        second.__exit__(None, None, None)
+        assert int(get_threads()) == 2
     finally:
         set_threads(before)
 

@@ -33,6 +33,7 @@ from melodylib.music.notesequence import (
     read_note_sequences,
 )
 from melodylib.tfrecords import (
+    ShardedRecordWriter,
     expand_paths,
     read_all_records,
     read_records,
@@ -43,8 +44,8 @@ from melodylib.tfrecords import (
 REAL_MIDI = Path(__file__).parent / "data" / "magenta" / "real_midi"
 
 
-def numbered(count: int) -> list[bytes]:
-    return [f"record {index}".encode() for index in range(count)]
+def numbered(count: int, start: int = 0) -> list[bytes]:
+    return [f"record {index}".encode() for index in range(start, start + count)]
 
 
 def files_in(folder: Path) -> list[str]:
@@ -125,6 +126,41 @@ def test_a_failed_sharded_write_keeps_every_earlier_shard(tmp_path):
         write_records(base, payloads(), num_shards=2)  # another layout: nothing removed either
     assert files_in(tmp_path) == [f"data.tfrecord-0000{index}-of-00003" for index in range(3)]
     assert list(read_all_records(base)) == numbered(6)
+
+
+def test_a_shard_that_fails_to_close_leaves_every_earlier_file_as_it_was(tmp_path):
+    # A full disk often shows only at the last flush, when a file is closed: then no shard of
+    # the new set may replace an old one, or readers would mix the two sets without an error.
+    class FullDiskAtClose:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def write(self, data: bytes) -> int:
+            return self.handle.write(data)
+
+        def close(self) -> None:
+            self.handle.close()
+            raise OSError(28, "No space left on device")
+
+    base = tmp_path / "data.tfrecord"
+    write_records(base, numbered(6), num_shards=3)
+    writer = ShardedRecordWriter(base, num_shards=3)
+    expected = r"cannot write .*data.tfrecord-00001-of-00003: No space left"
+    with pytest.raises(MelodylibError, match=expected), writer:
+        for payload in numbered(9, start=100):
+            writer.write(payload)
+        writer._handles[1] = FullDiskAtClose(writer._handles[1])
+    assert files_in(tmp_path) == [f"data.tfrecord-0000{index}-of-00003" for index in range(3)]
+    assert list(read_all_records(base)) == numbered(6)
+
+
+def test_a_file_beside_shards_of_the_same_name_is_an_error_naming_both(tmp_path):
+    # What a write killed between renaming the new layout and removing the old one leaves.
+    base = tmp_path / "data.tfrecord"
+    write_records(base, numbered(4), num_shards=2)
+    base.write_bytes(b"")
+    with pytest.raises(MelodylibError, match="exists, and so do shards"):
+        expand_paths(base)
 
 
 # --- the seeded order ------------------------------------------------------------------------

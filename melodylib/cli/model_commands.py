@@ -15,6 +15,7 @@ from melodylib.cli.flags import (
 )
 from melodylib.cli.train_commands import add_train  # noqa: F401 (the parser takes it from here)
 from melodylib.errors import MelodylibError
+from melodylib.generation.backends import BACKENDS
 from melodylib.music.events import NO_EVENT
 
 
@@ -121,11 +122,12 @@ def add_backend_flag(parser: argparse.ArgumentParser) -> None:
     """--backend: what runs the network while generating (melodylib.generation.backends)."""
     parser.add_argument(
         "--backend",
-        choices=["auto", "numpy", "tensorflow"],
+        choices=BACKENDS,
         default="auto",
         help="What runs the network: numpy (no TensorFlow: starts seconds sooner), tensorflow, or "
         "auto (default): numpy for a melodylib bundle on a CPU, TensorFlow for a Magenta .mag, a "
-        "run_dir or checkpoint, or when a GPU is visible. A seed gives the same melodies on both.",
+        "run_dir or checkpoint, or when a GPU is visible (judged by /dev/nvidia* and "
+        "CUDA_VISIBLE_DEVICES, without loading TensorFlow). A seed gives the same melodies on both.",
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from melodylib.cli.flags import add_boolean, add_config_flags, add_log_flag, config_from_flags
+from melodylib.training.strategies import COMMUNICATION_NAMES, STRATEGY_NAMES
 
 
 def add_train(subparsers) -> None:
@@ -65,19 +66,19 @@ def add_train(subparsers) -> None:
     )
     parser.add_argument(
         "--strategy",
-        choices=["default", "mirrored", "multi_worker"],
+        choices=STRATEGY_NAMES,
         default="default",
         help="'mirrored' trains on all local GPUs with tf.distribute.MirroredStrategy; "
         "'multi_worker' on several machines (or processes) with "
         "tf.distribute.MultiWorkerMirroredStrategy: run the same command on every worker, each "
         "with the TF_CONFIG environment variable naming all workers and its own task; the chief "
-        "(worker 0) writes RUN_DIR, which every worker must be able to read "
+        "(the chief task, else worker 0) writes RUN_DIR, which every worker must be able to read "
         "(docs/multi-worker.md). batch_size is always the global batch, split between all "
         "replicas.",
     )
     parser.add_argument(
         "--communication",
-        choices=["auto", "ring", "nccl"],
+        choices=COMMUNICATION_NAMES,
         default="auto",
         help="With --strategy multi_worker: how the workers' all-reduce communicates: 'ring' "
         "(gRPC, CPUs and GPUs), 'nccl' (NVIDIA GPUs) or 'auto' (TensorFlow picks; default).",

@@ -16,6 +16,7 @@ import ctypes
 import functools
 import glob
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,20 +66,35 @@ def _thread_functions() -> tuple | None:
     return None
 
 
+_LOCK = threading.Lock()
+_INSIDE = 0  # how many callers are inside one_blas_thread now
+_RESTORE_TO = 0  # the thread count to restore when the last of them leaves
+
+
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Run the block with numpy's OpenBLAS on one thread, then restore its thread count."""
+    """Run the block with numpy's OpenBLAS on one thread, then restore its thread count.
+
+    OpenBLAS's thread count belongs to the whole process, so while any caller (from any thread)
+    is inside, every numpy product runs on one thread; the count comes back when the last caller
+    leaves, not when the first one does.
+    """
+    global _INSIDE, _RESTORE_TO
     functions = _thread_functions()
     if functions is None:
         yield
         return
     get_threads, set_threads = functions
-    previous = int(get_threads())
-    if previous <= 1:
-        yield
-        return
-    set_threads(1)
+    with _LOCK:
+        if _INSIDE == 0:
+            _RESTORE_TO = int(get_threads())
+            if _RESTORE_TO > 1:
+                set_threads(1)
+        _INSIDE += 1
     try:
         yield
     finally:
-        set_threads(previous)
+        with _LOCK:
+            _INSIDE -= 1
+            if _INSIDE == 0 and _RESTORE_TO > 1:
+                set_threads(_RESTORE_TO)

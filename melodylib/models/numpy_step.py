@@ -23,6 +23,7 @@ import numpy as np
 
 from melodylib.errors import MelodylibError
 from melodylib.models.blas_threads import one_blas_thread
+from melodylib.models.step_checks import check_step_call
 
 __all__ = ["NumpyStepModel", "gather_state", "tile_state"]
 
@@ -260,21 +261,6 @@ def _attention_shapes(input_size: int, units: int, query_size: int, top_size: in
         "output_projection_kernel": (top_size + units, units),
         "output_projection_bias": (units,),
     }
-
-
-def check_step_call(input_shape: tuple, state_count: int, model: Any, model_name: str) -> None:
-    """Refuse a step call whose inputs are not [batch, time, input_size] or whose state has the
-    wrong number of parts (shared by NumpyStepModel and the Keras StepModel)."""
-    if len(input_shape) != 3 or input_shape[-1] != model.input_size:
-        raise MelodylibError(
-            f"step inputs have shape {input_shape}; expected [batch, time, {model.input_size}] "
-            "(encode the melody with the same config the model was built from)"
-        )
-    if state_count != len(model.state_sizes):
-        raise MelodylibError(
-            f"step state has {state_count} parts; expected {len(model.state_sizes)} "
-            f"(start from {model_name}.zero_state(batch_size))"
-        )
 
 
 class NumpyStepModel:

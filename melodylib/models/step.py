@@ -17,7 +17,7 @@ import keras
 
 from melodylib.errors import MelodylibError
 from melodylib.models.melody_rnn import build_model
-from melodylib.models.numpy_step import check_step_call
+from melodylib.models.step_checks import check_step_call
 
 __all__ = ["StepModel", "build_step_model", "gather_state", "state_sizes", "tile_state"]
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from melodylib.atomic import write_text_atomically
+from melodylib.training.checkpoints import checkpoint_number, remove_partial_checkpoints
 
 BEST_DIR = "best"
 BEST_FILE = "best.json"
@@ -38,12 +39,25 @@ class BestCheckpoint:
         import tensorflow as tf
 
         self.run_dir = Path(run_dir)
+        remove_partial_checkpoints(self.run_dir / BEST_DIR, log=lambda _line: None)
         self.manager = tf.train.CheckpointManager(
             tf.train.Checkpoint(model=model, optimizer=optimizer, global_step=global_step),
             str(self.run_dir / BEST_DIR),
             max_to_keep=1,
         )
         record = read_best(self.run_dir)
+        latest = self.manager.latest_checkpoint
+        if record and latest and Path(latest).name != record.get("checkpoint"):
+            # Killed between the save and the record: the saved weights beat the recorded loss,
+            # which therefore still bounds theirs; the record is made to name them.
+            record = {
+                "step": checkpoint_number(latest),
+                "loss": float(record["loss"]),
+                "loss_is_an_upper_bound": True,
+                "metrics": {},
+                "checkpoint": Path(latest).name,
+            }
+            self._write(record)
         self.best_loss = float(record["loss"]) if record else math.inf
 
     def consider(self, step: int, metrics: dict[str, float], log: Callable[[str], None]) -> bool:
@@ -62,10 +76,13 @@ class BestCheckpoint:
             },
             "checkpoint": Path(prefix).name,
         }
-        write_text_atomically(
-            self.run_dir / BEST_DIR / BEST_FILE, json.dumps(record, indent=2, sort_keys=True)
-        )
+        self._write(record)
         previous = "" if math.isinf(self.best_loss) else f" (was {self.best_loss:.4f})"
         log(f"Best eval loss so far, {loss:.4f}{previous}: saved {prefix}.")
         self.best_loss = loss
         return True
+
+    def _write(self, record: dict) -> None:
+        write_text_atomically(
+            self.run_dir / BEST_DIR / BEST_FILE, json.dumps(record, indent=2, sort_keys=True)
+        )

@@ -144,7 +144,9 @@ class Checkpointer:
         """The latest checkpoint of the run (in train_dir), which a resumed run starts from."""
         if self.writes_train_dir:
             return self.manager.latest_checkpoint
-        return latest_checkpoint(self.train_dir.parent)
+        import tensorflow as tf
+
+        return tf.train.latest_checkpoint(str(self.train_dir))
 
     def start(
         self,
