@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -210,6 +211,21 @@ def test_records_larger_than_the_memory_limit_still_come_out_in_order(tmp_path):
         for record in records:
             shuffle.add(record)
         assert list(shuffle) == reference_order(records, 5)
+
+
+def test_a_sort_abandoned_half_way_leaves_no_open_file_and_no_spill_folder(tmp_path):
+    # As when writing the sorted records fails on a full disk: the nested buckets being read
+    # must be closed and removed too, not only the first level's.
+    records = [index.to_bytes(2, "big") * 50 for index in range(2_000)]
+    open_files = len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").exists() else None
+    with ExternalShuffle(tmp_path, seed=5, memory_limit_bytes=2_000) as shuffle:
+        for record in records:
+            shuffle.add(record)
+        order = iter(shuffle)
+        next(order)  # the first bucket is split again: its children's files are open now
+    assert [path.name for path in tmp_path.iterdir()] == []
+    if open_files is not None:
+        assert len(os.listdir("/proc/self/fd")) == open_files
 
 
 def test_the_seeded_order_is_uniform_and_changes_with_the_seed(tmp_path):

@@ -59,6 +59,7 @@ class ExternalShuffle:
         self.memory_limit_bytes = memory_limit_bytes
         self.count = 0
         self._spill_folder: Path | None = None
+        self._partitions: list[_Partition] = []  # every partition made, so close() reaches all
         self._top = _Partition(self, free_bits=KEY_BITS, bits=BUCKET_BITS)
 
     def __enter__(self) -> ExternalShuffle:
@@ -68,8 +69,9 @@ class ExternalShuffle:
         self.close()
 
     def close(self) -> None:
-        """Remove the spilled files."""
-        self._top.close_files()
+        """Close and remove the spilled files (also those of a sort abandoned half-way)."""
+        for partition in self._partitions:
+            partition.close_files()
         if self._spill_folder is not None:
             shutil.rmtree(self._spill_folder, ignore_errors=True)
             self._spill_folder = None
@@ -111,6 +113,7 @@ class _Partition:
         self.bucket_files: list | None = None
         self.bucket_bytes = [0] * 2**self.bits
         self.bucket_counts = [0] * 2**self.bits
+        owner._partitions.append(self)
 
     def add(self, key: int, payload: bytes) -> None:
         if self.bucket_files is None:
@@ -151,7 +154,8 @@ class _Partition:
 
     def close_files(self) -> None:
         for handle in self.bucket_files or []:
-            handle.close()
+            if not handle.closed:
+                handle.close()
 
     def sorted_records(self) -> Iterator[tuple[int, bytes]]:
         """(key, payload) in key order; ties in the order added (Python's sort is stable)."""
