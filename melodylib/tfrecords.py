@@ -56,6 +56,29 @@ _SHARD_NAME = re.compile(r"^(?P<base>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})$")
 _SHARD_GLOB = "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
 
 
+def ensure_open_files(needed: int, what: str) -> None:
+    """Make sure this process may hold `needed` files open, raising its soft limit if it must.
+
+    Writing many shards at once (and a shuffle's spill files beside them) can pass a small
+    default limit (256 on macOS); rather than a bare "Too many open files" half-way through, the
+    limit is raised up to the hard limit, or the run stops at once saying what to change.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no such per-process limit to check
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard == resource.RLIM_INFINITY or hard >= needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        return
+    raise MelodylibError(
+        f"{what} needs about {needed} open files, but this system allows at most {hard} "
+        "(ulimit -n); use fewer --num_shards, or raise the limit"
+    )
+
+
 def check_num_shards(num_shards: int) -> int:
     """`num_shards` if it is a whole number from 1 to MAX_SHARDS, else an error naming the flag."""
     if (

@@ -465,3 +465,20 @@ def test_the_python_readers_give_a_shard_set_in_the_single_files_order(note_sequ
     write_records(tmp_path / "examples.tfrecord", examples, num_shards=4)
     lengths = [len(labels) for _, labels in read_sequence_examples(tmp_path / "examples.tfrecord")]
     assert lengths == list(range(3, 13))
+
+
+def test_too_small_an_open_file_limit_is_raised_or_named_before_writing(monkeypatch):
+    import resource
+
+    from melodylib.tfrecords import ensure_open_files
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ensure_open_files(min(soft, 64), "a small write")  # within the limit: nothing changes
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (soft, hard)
+    limits = {"soft": 256, "hard": 300}
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (limits["soft"], limits["hard"]))
+    monkeypatch.setattr(resource, "setrlimit", lambda _which, values: limits.update(soft=values[0]))
+    ensure_open_files(290, "a write")  # raised up to what is needed, under the hard limit
+    assert limits["soft"] == 290
+    with pytest.raises(MelodylibError, match=r"needs about 400 open files.*at most 300"):
+        ensure_open_files(400, "create_dataset --num_shards=100")

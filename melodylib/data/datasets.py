@@ -30,7 +30,11 @@ import numpy as np
 
 from melodylib.atomic import write_text_atomically
 from melodylib.data.dataset_files import EVAL_FILE, INFO_FILE, TRAINING_FILE
-from melodylib.data.external_shuffle import DEFAULT_MEMORY_LIMIT_BYTES, ExternalShuffle
+from melodylib.data.external_shuffle import (
+    BUCKET_BITS,
+    DEFAULT_MEMORY_LIMIT_BYTES,
+    ExternalShuffle,
+)
 from melodylib.data.input_pipeline import check_input_size, make_dataset  # noqa: F401 (re-exported)
 from melodylib.data.sequence_examples import sequence_example_bytes
 from melodylib.encoding.configs import MelodyRnnConfig, get_config
@@ -42,6 +46,7 @@ from melodylib.music.quantize import split_and_quantize
 from melodylib.tfrecords import (
     ShardedRecordWriter,
     check_num_shards,
+    ensure_open_files,
     expand_paths,
     read_all_records,
     shard_paths,
@@ -290,6 +295,10 @@ def create_dataset(
     if not 0.0 <= eval_ratio <= 1.0:
         raise MelodylibError(f"--eval_ratio must be between 0 and 1, got {eval_ratio}")
     num_shards = check_num_shards(num_shards)
+    # Both splits' shards, the shuffle's two levels of spill files, and a margin.
+    ensure_open_files(
+        2 * num_shards + 2 * 2**BUCKET_BITS + 64, f"create_dataset --num_shards={num_shards}"
+    )
     expand_paths(input_file, "input")
     from melodylib.encoding.configs import config_to_dict  # noqa: WPS433 (kept next to its use)
 
