@@ -176,7 +176,9 @@ class WorkerAgreement:
             )
 
 
-def lost_worker_error(error: Exception, role: ClusterRole, train_dir: Path, latest: str | None):
+def lost_worker_error(
+    error: Exception, role: ClusterRole, train_dir: Path, latest: str | None
+) -> MelodylibError:
     """The MelodylibError for a collective op that failed because another worker died or cannot
     be reached: what happened, and how to go on (start every worker again; the run resumes)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
