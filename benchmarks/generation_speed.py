@@ -41,6 +41,24 @@ CONFIGS = ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn")
 MIDDLE_C = 60
 
 
+def timed_calls(generator, args):
+    """(sampling, beam search 4 x 2) of `generator`: the two calls every engine is timed on."""
+
+    def sampling():
+        return generator.generate(num_steps=args.num_steps, num_outputs=args.num_outputs, seed=1)
+
+    def beam():
+        return generator.generate(
+            num_steps=args.num_steps,
+            num_outputs=args.num_outputs,
+            beam_size=4,
+            branch_factor=2,
+            seed=2,
+        )
+
+    return sampling, beam
+
+
 def naive_generate(model, encoder, num_outputs: int, num_steps: int, seed: int) -> list[float]:
     """The naive loop: model.predict on every output's full history at every step; returns each step's seconds."""
     import numpy as np
@@ -96,36 +114,14 @@ def bench_config(name: str, args: argparse.Namespace) -> list:
     numpy_generator = MelodyGenerator(model, config, backend="numpy")
     encoder = config.encoder
 
-    def sampling():
-        return generator.generate(num_steps=args.num_steps, num_outputs=args.num_outputs, seed=1)
-
-    def beam():
-        return generator.generate(
-            num_steps=args.num_steps,
-            num_outputs=args.num_outputs,
-            beam_size=4,
-            branch_factor=2,
-            seed=2,
-        )
+    sampling, beam = timed_calls(generator, args)
 
     started = time.perf_counter()
     melodies = sampling()
     first_call = time.perf_counter() - started
     beam()  # warm (same trace: the batch dimension is open)
 
-    def numpy_sampling():
-        return numpy_generator.generate(
-            num_steps=args.num_steps, num_outputs=args.num_outputs, seed=1
-        )
-
-    def numpy_beam():
-        return numpy_generator.generate(
-            num_steps=args.num_steps,
-            num_outputs=args.num_outputs,
-            beam_size=4,
-            branch_factor=2,
-            seed=2,
-        )
+    numpy_sampling, numpy_beam = timed_calls(numpy_generator, args)
 
     inputs = tf.constant(
         teacher_forced_inputs(encoder, [melody.events for melody in melodies], args.num_steps)

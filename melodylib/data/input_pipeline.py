@@ -200,8 +200,11 @@ def _records(files: list[str], compression: str, shuffle: bool, seed: int | None
     def read(path):
         return tf.data.TFRecordDataset(path, compression_type=compression)
 
-    def interleaved(paths: list[str], cycle_length: int):
-        return tf.data.Dataset.from_tensor_slices(paths).interleave(
+    def interleaved(paths: list[str], cycle_length: int, shuffle_seed: int | None = None):
+        dataset = tf.data.Dataset.from_tensor_slices(paths)
+        if shuffle and len(paths) > 1:
+            dataset = dataset.shuffle(len(paths), seed=shuffle_seed)
+        return dataset.interleave(
             read,
             cycle_length=cycle_length,
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -209,15 +212,7 @@ def _records(files: list[str], compression: str, shuffle: bool, seed: int | None
         )
 
     if shuffle:
-        dataset = tf.data.Dataset.from_tensor_slices(files)
-        if len(files) > 1:
-            dataset = dataset.shuffle(len(files), seed=seed)
-        return dataset.interleave(
-            read,
-            cycle_length=min(PARALLEL_FILES, len(files)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        return interleaved(files, min(PARALLEL_FILES, len(files)), seed)
     parts = []
     plain_run: list[str] = []  # consecutive files that are no shard set: read one after another
     for group in shard_groups([Path(path) for path in files]):
