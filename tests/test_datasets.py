@@ -212,6 +212,21 @@ def test_training_melodies_are_written_in_a_seeded_random_order(note_sequence_fi
     assert training_labels("c", seed=2) != written
 
 
+def test_build_corpus_makes_again_a_data_set_written_in_input_order(note_sequence_file, tmp_path):
+    from melodylib.course.corpus import _dataset_is_current
+
+    create_dataset(note_sequence_file, "basic_rnn", tmp_path, num_workers=1, progress=False)
+    assert _dataset_is_current(tmp_path)
+    info_path = tmp_path / "dataset_info.json"
+    info = json.loads(info_path.read_text())
+    assert info["training_order"] == "seeded_random"
+    del info["training_order"]  # as written before the training order was drawn from the seed
+    info_path.write_text(json.dumps(info))
+    assert not _dataset_is_current(tmp_path)
+    info_path.write_text("{not json")
+    assert not _dataset_is_current(tmp_path)
+
+
 def test_worker_processes_give_the_same_data_set(note_sequence_file, tmp_path):
     create_dataset(
         note_sequence_file,

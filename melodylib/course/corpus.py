@@ -175,6 +175,25 @@ def _recipe(subset: str) -> dict:
     }
 
 
+def _dataset_is_current(target: Path) -> bool:
+    """Whether a config's data set in `target` is complete and written by today's create_dataset.
+
+    Data sets made before create_dataset wrote the training melodies in a seeded random order
+    list them collection by collection, which trains much worse (see the README's "Training per
+    step"); their dataset_info.json has no training_order, so they are made again.
+    """
+    from melodylib.data.dataset_files import INFO_FILE, TRAINING_ORDER
+
+    info_path = target / INFO_FILE
+    if not (target / "training_melodies.tfrecord").exists() or not info_path.exists():
+        return False
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError):
+        return False
+    return info.get("training_order") == TRAINING_ORDER
+
+
 def build_corpus(
     subset: str = "full",
     configs: Iterable[str] = ("basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"),
@@ -237,11 +256,7 @@ def build_corpus(
         write_text_atomically(report_path, json.dumps(report, indent=2, sort_keys=True))
     for config_name in configs:
         target = dataset_dir(config_name, subset, root)
-        if (
-            not force
-            and config_name in report["datasets"]
-            and (target / "training_melodies.tfrecord").exists()
-        ):
+        if not force and config_name in report["datasets"] and _dataset_is_current(target):
             continue
         log(f"Creating the {config_name} data set")
         summary = create_dataset(

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from melodylib.atomic import write_text_atomically
-from melodylib.data.dataset_files import EVAL_FILE, INFO_FILE, TRAINING_FILE
+from melodylib.data.dataset_files import EVAL_FILE, INFO_FILE, TRAINING_FILE, TRAINING_ORDER
 from melodylib.data.external_shuffle import (
     BUCKET_BITS,
     DEFAULT_MEMORY_LIMIT_BYTES,
@@ -348,6 +348,7 @@ def create_dataset(
         "num_classes": config.encoder.num_classes,
         "eval_ratio": eval_ratio,
         "seed": seed,
+        "training_order": TRAINING_ORDER,
         "extraction": asdict(settings),
         "training_melodies": summary.training_melodies,
         "eval_melodies": summary.eval_melodies,
